@@ -1,0 +1,159 @@
+"""The custom resource contract: one source of truth for construct, handler and emulator.
+
+Property and attribute names, service limits and name patterns live here so that the
+synth-time construct (``codeartifact_generic``), the deploy-time handler (bundled from this
+folder) and the offline CodeArtifact emulator can never disagree. This module imports only the
+standard library: it is copied into the Lambda bundle as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+#: CloudFormation resource type of the custom resource.
+RESOURCE_TYPE: Final = "Custom::CodeArtifactGenericPackageVersion"
+
+#: Package format; ``PublishPackageVersion`` accepts only generic packages.
+PACKAGE_FORMAT: Final = "generic"
+
+
+class Prop:
+    """Names of the custom resource's ``ResourceProperties`` (all values arrive as strings)."""
+
+    DOMAIN: Final = "Domain"
+    DOMAIN_OWNER: Final = "DomainOwner"
+    REPOSITORY: Final = "Repository"
+    NAMESPACE: Final = "Namespace"
+    PACKAGE: Final = "Package"
+    VERSION: Final = "Version"
+    STATUS: Final = "Status"
+    ASSETS: Final = "Assets"
+
+
+class AssetProp:
+    """Keys of each entry of the ``Assets`` property list."""
+
+    NAME: Final = "Name"
+    BUCKET: Final = "Bucket"
+    KEY: Final = "Key"
+    OBJECT_VERSION: Final = "ObjectVersion"
+    SHA256: Final = "Sha256"
+    SIZE: Final = "Size"
+
+
+class Attr:
+    """Names of the response ``Data`` keys, readable with ``Fn::GetAtt``."""
+
+    VERSION_REVISION: Final = "VersionRevision"
+    STATUS: Final = "Status"
+    FORMAT: Final = "Format"
+    NAMESPACE: Final = "Namespace"
+    PACKAGE: Final = "Package"
+    VERSION: Final = "Version"
+    ASSET_COUNT: Final = "AssetCount"
+    #: ``"true"`` when some per-asset hashes were left out to keep the response small.
+    ASSET_HASHES_TRUNCATED: Final = "AssetHashesTruncated"
+
+    @staticmethod
+    def asset_sha256(index: int) -> str:
+        """Data key of the SHA256 of the asset at ``index`` in the ``Assets`` property."""
+        return f"Asset{index}Sha256"
+
+
+class Status:
+    """Package version statuses as the CodeArtifact API spells them."""
+
+    PUBLISHED: Final = "Published"
+    UNFINISHED: Final = "Unfinished"
+    UNLISTED: Final = "Unlisted"
+    ARCHIVED: Final = "Archived"
+    DISPOSED: Final = "Disposed"
+    DELETED: Final = "Deleted"
+
+
+#: Statuses a user may request for a version this resource publishes.
+REQUESTABLE_STATUSES: Final = (Status.PUBLISHED, Status.UNFINISHED)
+
+# Service quotas (adjustable in AWS Service Quotas, hence overridable in the emulator).
+#: Largest asset, in bytes, a generic package version accepts ("5 GB").
+MAX_ASSET_SIZE_BYTES: Final = 5 * 1024**3
+#: Most assets one generic package version may hold.
+MAX_ASSETS_PER_VERSION: Final = 150
+
+#: CloudFormation rejects a custom resource response body larger than this.
+MAX_RESPONSE_BYTES: Final = 4096
+#: Longest failure reason we send; crhelper cuts anything past 256 characters.
+MAX_REASON_CHARS: Final = 250
+
+
+class NamePattern:
+    """A name rule: the regular expression (matched whole) and the length bounds."""
+
+    def __init__(self, field: str, pattern: str, min_len: int, max_len: int, rule: str) -> None:
+        self.field = field
+        self.pattern = pattern
+        self.min_len = min_len
+        self.max_len = max_len
+        #: Human-readable statement of the rule, used in error messages.
+        self.rule = rule
+        self._regex = re.compile(pattern)
+
+    def problem(self, value: str) -> str | None:
+        """Return why ``value`` breaks the rule, or None when it is valid."""
+        if not self.min_len <= len(value) <= self.max_len:
+            return (
+                f"{self.field} {value!r} must be {self.min_len} to {self.max_len} "
+                f"characters long, got {len(value)}"
+            )
+        if not self._regex.fullmatch(value):
+            return f"{self.field} {value!r} is invalid: {self.rule}"
+        return None
+
+
+# Patterns from botocore's codeartifact service model (2018-09-22), matched in full.
+DOMAIN_NAME: Final = NamePattern(
+    "domain",
+    r"[a-z][a-z0-9\-]{0,48}[a-z0-9]",
+    2,
+    50,
+    "lowercase letters, digits and hyphens, starting with a letter and not ending in a hyphen",
+)
+REPOSITORY_NAME: Final = NamePattern(
+    "repository",
+    r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}",
+    2,
+    100,
+    "letters, digits, '.', '_' and '-', starting with a letter or digit",
+)
+NAMESPACE_NAME: Final = NamePattern(
+    "namespace", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace"
+)
+PACKAGE_NAME: Final = NamePattern("package", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
+VERSION_NAME: Final = NamePattern("version", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
+ACCOUNT_ID: Final = NamePattern("domain_owner", r"[0-9]{12}", 12, 12, "exactly 12 digits")
+SHA256_HEX: Final = NamePattern("sha256", r"[0-9a-f]{64}", 64, 64, "64 lowercase hex digits")
+
+#: Asset names: the CLI reference's set (Unicode letters and numbers plus these specials),
+#: stricter than the model's ``\P{C}+``. ``\w`` is Unicode letters and numbers plus ``_``,
+#: which the specials include anyway.
+ASSET_NAME_SPECIALS: Final = "~!@^&()-`_+[]{};,."
+ASSET_NAME: Final = NamePattern(
+    "asset name",
+    r"(?:\w|[" + re.escape(ASSET_NAME_SPECIALS) + r"])+",
+    1,
+    255,
+    "Unicode letters and numbers and the characters " + " ".join(ASSET_NAME_SPECIALS),
+)
+
+
+def physical_resource_id(
+    *, domain_owner: str, domain: str, repository: str, namespace: str, package: str, version: str
+) -> str:
+    """Physical id of a package version: changes whenever the version's identity changes.
+
+    Names cannot contain ``/`` (see the patterns above), so the id splits back unambiguously.
+    """
+    return "/".join(
+        (domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version)
+    )
