@@ -126,9 +126,7 @@ REPOSITORY_NAME: Final = NamePattern(
     100,
     "letters, digits, '.', '_' and '-', starting with a letter or digit",
 )
-NAMESPACE_NAME: Final = NamePattern(
-    "namespace", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace"
-)
+NAMESPACE_NAME: Final = NamePattern("namespace", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
 PACKAGE_NAME: Final = NamePattern("package", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
 VERSION_NAME: Final = NamePattern("version", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
 ACCOUNT_ID: Final = NamePattern("domain_owner", r"[0-9]{12}", 12, 12, "exactly 12 digits")
@@ -154,6 +152,4 @@ def physical_resource_id(
 
     Names cannot contain ``/`` (see the patterns above), so the id splits back unambiguously.
     """
-    return "/".join(
-        (domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version)
-    )
+    return "/".join((domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version))

@@ -1,0 +1,46 @@
+# Two commands matter: `make demo` (offline deploy of app.py) and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+$(VENV)/.installed: pyproject.toml requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+## Synthesize app.py and deploy it to local S3 + CodeArtifact emulators; print the versions.
+demo: setup
+	$(PY) -m codeartifact_generic.testing demo --app "python3 app.py"
+
+## Lint, type-check, then the whole pytest suite.
+test: setup lint
+	$(PY) -m pytest -q
+
+lint: setup typecheck
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# mypy cannot follow setuptools' package-dir mapping of lambda/ to codeartifact_generic.handler,
+# so it checks a symlinked copy of the installed layout.
+typecheck: setup
+	rm -rf build/typecheck && mkdir -p build/typecheck/codeartifact_generic
+	ln -s $(CURDIR)/constructs/codeartifact_generic/* build/typecheck/codeartifact_generic/
+	ln -s $(CURDIR)/lambda build/typecheck/codeartifact_generic/handler
+	$(VENV)/bin/mypy -p codeartifact_generic app.py
+
+bench: setup
+	$(PY) -m pytest -q tests/bench --run-bench
+
+clean:
+	rm -rf build cdk.out .local-deploy .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Example app: a CodeArtifact domain and repository, published versions, and a consumer.
+
+- ``CodeArtifactRepo``: the domain ``demo-domain`` and repository ``generic-releases``.
+- ``Packages``: ``tools/mycli`` (one file) and ``ml/model-bundle`` (a file, a directory zipped at
+  synth, and inline data).
+- ``Consumer``: reads the CLI version's revision from ``Packages`` (a cross-stack reference).
+
+Context: ``-c version=1.4.0`` sets the CLI's version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_codeartifact as codeartifact
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from codeartifact_generic import GenericPackageVersion, PackageAsset
+
+HERE = Path(__file__).parent / "example"
+
+
+class CodeArtifactRepoStack(cdk.Stack):
+    """The domain and the repository the versions are published to."""
+
+    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        self.domain = codeartifact.CfnDomain(self, "Domain", domain_name="demo-domain")
+        self.repository = codeartifact.CfnRepository(
+            self,
+            "Repository",
+            domain_name=self.domain.attr_name,
+            repository_name="generic-releases",
+            description="Build artifacts published by cdk deploy",
+        )
+
+
+class PackagesStack(cdk.Stack):
+    """Package versions declared next to the infrastructure that uses them."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, repo: CodeArtifactRepoStack, cli_version: str, **kwargs: object
+    ) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        domain, repository = repo.domain.attr_name, repo.repository.attr_name
+        self.cli = GenericPackageVersion(
+            self,
+            "Cli",
+            domain=domain,
+            repository=repository,
+            namespace="tools",
+            package="mycli",
+            version=cli_version,
+            assets=[PackageAsset.from_file(str(HERE / "dist" / "mycli.tar.gz"))],
+        )
+        self.model = GenericPackageVersion(
+            self,
+            "ModelBundle",
+            domain=domain,
+            repository=repository,
+            namespace="ml",
+            package="model-bundle",
+            version="2024.06.1",
+            assets=[
+                PackageAsset.from_file(str(HERE / "dist" / "model.bin")),
+                PackageAsset.from_directory(str(HERE / "docs"), name="docs.zip"),
+                PackageAsset.from_data("NOTES.txt", "Trained on the demo data set.\n"),
+            ],
+        )
+        cdk.CfnOutput(self, "CliRevision", value=self.cli.attr_version_revision)
+        cdk.CfnOutput(self, "ModelRevision", value=self.model.attr_version_revision)
+
+
+class ConsumerStack(cdk.Stack):
+    """Infrastructure that consumes a published version from another stack."""
+
+    def __init__(self, scope: Construct, id: str, *, packages: PackagesStack, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        parameter = ssm.StringParameter(
+            self,
+            "CliRelease",
+            parameter_name="/demo/mycli/release",
+            string_value=cdk.Fn.join(
+                "@", [packages.cli.package, packages.cli.version, packages.cli.attr_version_revision]
+            ),
+        )
+        cdk.CfnOutput(self, "CliReleaseValue", value=parameter.string_value)
+
+
+def build_app(app: cdk.App) -> cdk.App:
+    """Add the example stacks to ``app``."""
+    cli_version = str(app.node.try_get_context("version") or "1.4.0")
+    repo = CodeArtifactRepoStack(app, "CodeArtifactRepo")
+    packages = PackagesStack(app, "Packages", repo=repo, cli_version=cli_version)
+    ConsumerStack(app, "Consumer", packages=packages)
+    return app
+
+
+if __name__ == "__main__":
+    build_app(cdk.App()).synth()

@@ -1,0 +1,103 @@
+"""The stack's one handler function, shared by every GenericPackageVersion in the stack.
+
+Statements are merged per stack (one for CodeArtifact, one per bucket grant) so the role
+policy grows by ARNs, not by statements, as versions are added.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import DockerImage, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from .assets import BoundAsset
+from .bundling import HANDLER, LocalHandlerBundling, bundle_hash, handler_source_dir
+
+_UUID = "6c4d7785-6ac6-423c-b124-5976300312f1"
+_PURPOSE = "CodeArtifactGenericPackageVersion"
+_PROVIDER_ID = "CodeArtifactGenericPackageVersionProvider"
+
+#: Lambda timeout of the handler: the Lambda maximum, for large assets.
+HANDLER_TIMEOUT = Duration.minutes(15)
+
+#: CodeArtifact actions the handler needs on a package.
+PUBLISHER_ACTIONS = (
+    "codeartifact:PublishPackageVersion",
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:ListPackageVersionAssets",
+    "codeartifact:UpdatePackageVersionsStatus",
+    "codeartifact:DeletePackageVersions",
+)
+#: CodeArtifact actions the handler needs on a repository.
+REPOSITORY_ACTIONS = ("codeartifact:DescribeRepository",)
+
+
+class HandlerProvider(Construct):
+    """Per-stack holder of the handler function and its merged policy statements."""
+
+    @classmethod
+    def of(cls, scope: Construct) -> HandlerProvider:
+        """The provider of ``scope``'s stack, created on first use."""
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(_PROVIDER_ID)
+        if isinstance(existing, HandlerProvider):
+            return existing
+        return cls(stack, _PROVIDER_ID)
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.function = lambda_.SingletonFunction(
+            self,
+            "Handler",
+            uuid=_UUID,
+            lambda_purpose=_PURPOSE,
+            description="Publishes CodeArtifact generic package versions",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(
+                str(handler_source_dir()),
+                asset_hash=bundle_hash(),
+                bundling={
+                    # Never pulled: local bundling always succeeds.
+                    "image": DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+                    "local": LocalHandlerBundling(),
+                },
+            ),
+            timeout=HANDLER_TIMEOUT,
+            memory_size=1024,
+        )
+        self._package_statement = iam.PolicyStatement(actions=list(PUBLISHER_ACTIONS))
+        self._repository_statement = iam.PolicyStatement(actions=list(REPOSITORY_ACTIONS))
+        self._read_statements: dict[tuple[str, ...], iam.PolicyStatement] = {}
+        self._package_arns: set[str] = set()
+        self._repository_arns: set[str] = set()
+
+    @property
+    def service_token(self) -> str:
+        """The function ARN custom resources invoke."""
+        return self.function.function_arn
+
+    def allow_publishing(self, *, package_arn: str, repository_arn: str) -> None:
+        """Let the handler publish and manage versions of one package."""
+        if not self._package_arns:
+            self.function.add_to_role_policy(self._package_statement)
+            self.function.add_to_role_policy(self._repository_statement)
+        if package_arn not in self._package_arns:
+            self._package_arns.add(package_arn)
+            self._package_statement.add_resources(package_arn)
+        if repository_arn not in self._repository_arns:
+            self._repository_arns.add(repository_arn)
+            self._repository_statement.add_resources(repository_arn)
+
+    def allow_reading(self, asset: BoundAsset) -> None:
+        """Let the handler read ``asset``'s object (only that object) and decrypt it."""
+        statement = self._read_statements.get(asset.read_actions)
+        if statement is None:
+            statement = iam.PolicyStatement(actions=list(asset.read_actions))
+            self._read_statements[asset.read_actions] = statement
+            self.function.add_to_role_policy(statement)
+        statement.add_resources(asset.object_arn)
+        if asset.bucket.encryption_key is not None:
+            asset.bucket.encryption_key.grant_decrypt(self.function)

@@ -1,0 +1,268 @@
+"""The ``GenericPackageVersion`` construct."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from .assets import BoundAsset, PackageAsset
+from .handler import contract
+from .handler.contract import AssetProp, Attr, Prop
+from .handler_function import HandlerProvider
+from .validation import ValidationError, name_problem
+
+#: Default bound on how long CloudFormation waits for the handler's answer.
+DEFAULT_SERVICE_TIMEOUT = Duration.minutes(20)
+
+
+class VersionStatus(enum.Enum):
+    """Status the package version should have once the deployment finishes."""
+
+    #: Visible and installable; can no longer take new assets.
+    PUBLISHED = contract.Status.PUBLISHED
+    #: Kept open: assets can still be added by a later deployment.
+    UNFINISHED = contract.Status.UNFINISHED
+
+
+class GenericPackageVersion(Construct):
+    """A CodeArtifact generic package version published during ``cdk deploy``.
+
+    Example::
+
+        GenericPackageVersion(self, "Cli",
+            domain=domain.attr_name, repository=repo.attr_name,
+            namespace="tools", package="mycli", version="1.4.0",
+            assets=[PackageAsset.from_file("dist/mycli.tar.gz")])
+
+    The version is created (or found already identical) on Create, and retained when the
+    resource is deleted. Every stack gets one handler function whatever the number of versions.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        domain: str,
+        repository: str,
+        namespace: str,
+        package: str,
+        version: str,
+        assets: Sequence[PackageAsset],
+        domain_owner: str | None = None,
+        status: VersionStatus = VersionStatus.PUBLISHED,
+        service_timeout: Duration | None = None,
+    ) -> None:
+        """Declare a package version.
+
+        :param domain: CodeArtifact domain name (a token such as ``CfnDomain.attr_name`` is fine).
+        :param repository: repository name in the domain.
+        :param namespace: package namespace (required for generic packages).
+        :param package: package name.
+        :param version: version string, e.g. ``1.4.0``.
+        :param assets: the version's files, 1 to 150, with unique names.
+        :param domain_owner: 12-digit account id that owns the domain. Default: the stack's
+            account.
+        :param status: status once deployed. Default: ``VersionStatus.PUBLISHED``.
+        :param service_timeout: how long CloudFormation waits for the handler before failing
+            the resource. Default: 20 minutes (the handler itself stops after 15).
+        """
+        super().__init__(scope, id)
+        _validate(
+            self.node.path,
+            domain=domain,
+            repository=repository,
+            namespace=namespace,
+            package=package,
+            version=version,
+            domain_owner=domain_owner,
+            assets=assets,
+        )
+        stack = Stack.of(self)
+        self.domain = domain
+        self.repository = repository
+        self.namespace = namespace
+        self.package = package
+        self.version = version
+        self.status = status
+        self.domain_owner: str = domain_owner or stack.account
+
+        self.package_arn: str = stack.format_arn(
+            service="codeartifact",
+            account=self.domain_owner,
+            resource="package",
+            resource_name=f"{domain}/{repository}/{contract.PACKAGE_FORMAT}/{namespace}/{package}",
+        )
+        """ARN of the package (the IAM resource CodeArtifact version actions apply to)."""
+        self.package_version_arn = f"{self.package_arn}/{version}"
+        """``<package ARN>/<version>``: an identifier of this version (IAM uses the package ARN)."""
+        repository_arn = stack.format_arn(
+            service="codeartifact",
+            account=self.domain_owner,
+            resource="repository",
+            resource_name=f"{domain}/{repository}",
+        )
+        self._repository_arn = repository_arn
+        self._domain_arn = stack.format_arn(
+            service="codeartifact",
+            account=self.domain_owner,
+            resource="domain",
+            resource_name=domain,
+        )
+
+        provider = HandlerProvider.of(self)
+        provider.allow_publishing(package_arn=self.package_arn, repository_arn=repository_arn)
+        self.assets: tuple[BoundAsset, ...] = tuple(
+            asset.bind(self, f"Asset{index}") for index, asset in enumerate(assets)
+        )
+        for bound in self.assets:
+            provider.allow_reading(bound)
+
+        self._resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type=contract.RESOURCE_TYPE,
+            service_timeout=service_timeout or DEFAULT_SERVICE_TIMEOUT,
+            removal_policy=RemovalPolicy.RETAIN,
+            properties={
+                Prop.DOMAIN: domain,
+                Prop.DOMAIN_OWNER: self.domain_owner,
+                Prop.REPOSITORY: repository,
+                Prop.NAMESPACE: namespace,
+                Prop.PACKAGE: package,
+                Prop.VERSION: version,
+                Prop.STATUS: status.value,
+                Prop.ASSETS: [_asset_property(a) for a in self.assets],
+            },
+        )
+        # The role's policy must exist before the handler publishes.
+        self._resource.node.add_dependency(provider.function)
+
+    @property
+    def attr_version_revision(self) -> str:
+        """The version's revision after the deployment (``Fn::GetAtt VersionRevision``)."""
+        return self._resource.get_att_string(Attr.VERSION_REVISION)
+
+    @property
+    def attr_status(self) -> str:
+        """The version's status after the deployment (``Fn::GetAtt Status``)."""
+        return self._resource.get_att_string(Attr.STATUS)
+
+    @property
+    def attr_asset_count(self) -> str:
+        """Number of assets in the version (``Fn::GetAtt AssetCount``)."""
+        return self._resource.get_att_string(Attr.ASSET_COUNT)
+
+    @property
+    def resource(self) -> CustomResource:
+        """The underlying custom resource."""
+        return self._resource
+
+    def asset_sha256(self, name: str) -> str:
+        """SHA256 of the asset called ``name``: a literal when known at synth, else a GetAtt."""
+        for index, bound in enumerate(self.assets):
+            if bound.name == name:
+                return bound.sha256 or self._resource.get_att_string(Attr.asset_sha256(index))
+        raise KeyError(f"{self.node.path} has no asset named {name!r}")
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` read this version and download its assets.
+
+        Grants the package-level read actions, repository reads and the authorization token a
+        package client needs (with ``sts:GetServiceBearerToken`` for CodeArtifact only).
+        """
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "codeartifact:DescribePackageVersion",
+                "codeartifact:ListPackageVersionAssets",
+                "codeartifact:GetPackageVersionAsset",
+                "codeartifact:ListPackageVersions",
+                "codeartifact:DescribePackage",
+            ],
+            resource_arns=[self.package_arn],
+        )
+        grant.combine(
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["codeartifact:ReadFromRepository", "codeartifact:DescribeRepository"],
+                resource_arns=[self._repository_arn],
+            )
+        )
+        grant.combine(
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["codeartifact:GetAuthorizationToken"],
+                resource_arns=[self._domain_arn],
+            )
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sts:GetServiceBearerToken"],
+                resources=["*"],  # the action has no resource type; the condition scopes it
+                conditions={"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+            )
+        )
+        return grant
+
+
+def _asset_property(asset: BoundAsset) -> dict[str, str]:
+    entry = {
+        AssetProp.NAME: asset.name,
+        AssetProp.BUCKET: asset.bucket.bucket_name,
+        AssetProp.KEY: asset.key,
+    }
+    if asset.object_version:
+        entry[AssetProp.OBJECT_VERSION] = asset.object_version
+    if asset.sha256:
+        entry[AssetProp.SHA256] = asset.sha256
+    if asset.size is not None:
+        entry[AssetProp.SIZE] = str(asset.size)
+    return entry
+
+
+def _validate(
+    path: str,
+    *,
+    domain: str,
+    repository: str,
+    namespace: str,
+    package: str,
+    version: str,
+    domain_owner: str | None,
+    assets: Sequence[PackageAsset],
+) -> None:
+    problems = [
+        problem
+        for value, rule in (
+            (domain, contract.DOMAIN_NAME),
+            (repository, contract.REPOSITORY_NAME),
+            (namespace, contract.NAMESPACE_NAME),
+            (package, contract.PACKAGE_NAME),
+            (version, contract.VERSION_NAME),
+            (domain_owner, contract.ACCOUNT_ID),
+        )
+        if (problem := name_problem(value, rule)) is not None
+    ]
+    if not assets:
+        problems.append("assets: at least one asset is required")
+    if len(assets) > contract.MAX_ASSETS_PER_VERSION:
+        problems.append(
+            f"assets: {len(assets)} assets; a generic package version holds at most "
+            f"{contract.MAX_ASSETS_PER_VERSION}"
+        )
+    seen: set[str] = set()
+    for index, asset in enumerate(assets):
+        problems.extend(f"assets[{index}]: {p}" for p in asset.problems())
+        name = asset.name
+        if name is not None and not Token.is_unresolved(name):
+            if name in seen:
+                problems.append(f"assets[{index}]: asset name {name!r} is used more than once")
+            seen.add(name)
+    if problems:
+        raise ValidationError(path, problems)

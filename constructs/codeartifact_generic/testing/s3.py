@@ -1,0 +1,120 @@
+"""A local S3: moto in server mode on 127.0.0.1.
+
+``MotoS3Server`` runs :class:`moto.server.ThreadedMotoServer` in a daemon thread of this
+process, bound to 127.0.0.1 and a free port. Anything that speaks S3 over HTTP (boto3, the AWS
+CLI, a Lambda handler in a subprocess) can use it through :attr:`MotoS3Server.endpoint_url`,
+e.g. by setting ``AWS_ENDPOINT_URL_S3``. Credentials are not checked; use
+:data:`DUMMY_CREDENTIALS`.
+
+Example::
+
+    with MotoS3Server() as s3:
+        client = s3.client()
+        client.create_bucket(Bucket="my-bucket")
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, Self
+
+from moto.server import ThreadedMotoServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["DUMMY_CREDENTIALS", "MotoS3Server", "free_port"]
+
+#: Credentials for local servers: they are never checked, but botocore insists on some.
+DUMMY_CREDENTIALS: Final[dict[str, str]] = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",  # noqa: S105 - a dummy for local servers
+    "aws_session_token": "testing",
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` that was free a moment ago (bind port 0, read, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class MotoS3Server:
+    """moto's server mode on ``host`` and a free port; a context manager.
+
+    Args:
+        host: address to bind; keep the default loopback address.
+        port: port to bind; ``0`` (the default) picks a free one.
+        quiet: silence werkzeug's one-line-per-request access log (a process-wide logger
+            setting).
+
+    moto serves every service it emulates on this one endpoint; this project only uses S3.
+    State lives in this process (moto's in-memory backends) and is lost on :meth:`stop`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
+        self._host = host
+        self._requested_port = port
+        self._quiet = quiet
+        self._server: ThreadedMotoServer | None = None
+        self._port: int | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server has been started and not stopped."""
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The bound port (only after :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("MotoS3Server is not running: call start() first")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://HOST:PORT``: pass it as ``endpoint_url`` or ``AWS_ENDPOINT_URL_S3``."""
+        return f"http://{self._host}:{self.port}"
+
+    def start(self) -> Self:
+        """Start the server thread and wait until it accepts connections."""
+        if self._server is not None:
+            return self
+        if self._quiet:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
+        server.start()
+        _, port = server.get_host_and_port()
+        self._server = server
+        self._port = int(port)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and join its thread; safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        self._port = None
+
+    def client(self, region_name: str = "us-east-1") -> S3Client:
+        """A boto3 S3 client for this server with dummy credentials."""
+        import boto3  # noqa: PLC0415 - keep the module importable without boto3 installed
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint_url, region_name=region_name, **DUMMY_CREDENTIALS
+        )
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

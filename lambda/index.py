@@ -1,0 +1,136 @@
+"""Lambda entry point: crhelper wiring only, over the plain functions in :mod:`.operations`.
+
+The handler string is ``<package>.index.handler``. boto3 reads ``AWS_ENDPOINT_URL_S3`` and
+``AWS_ENDPOINT_URL_CODEARTIFACT`` by itself, which is how the offline kit points it at local
+servers; no endpoint is configured here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from crhelper import CfnResource
+
+from . import contract
+from .codeartifact_repository import PackageVersionRepository
+from .errors import PublishFailed, reason_for
+from .log import LOGGER, log_line
+from .operations import publish, response_data
+from .properties import VersionRequest, parse_request
+from .s3_source import S3ObjectSource
+
+if TYPE_CHECKING:
+    from mypy_boto3_codeartifact import CodeArtifactClient
+    from mypy_boto3_s3 import S3Client
+
+# sleep_on_delete=0: crhelper would otherwise idle up to two minutes on every Delete.
+helper = CfnResource(log_level="INFO", boto_level="CRITICAL", sleep_on_delete=0)
+LOGGER.setLevel(logging.INFO)
+
+_CODEARTIFACT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=900
+)
+_S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10)
+
+Handler = Callable[[Mapping[str, Any], Any], str]
+
+
+def handler(event: Mapping[str, Any], context: Any) -> None:
+    """Lambda handler: crhelper answers CloudFormation, whatever happens inside."""
+    helper(event, context)
+
+
+@functools.cache
+def _codeartifact() -> CodeArtifactClient:
+    return boto3.client("codeartifact", config=_CODEARTIFACT_CONFIG)
+
+
+@functools.cache
+def _s3() -> S3Client:
+    return boto3.client("s3", config=_S3_CONFIG)
+
+
+def _readable_failures(func: Handler) -> Handler:
+    """Turn any exception into a PublishFailed whose message is a console-ready reason."""
+
+    @functools.wraps(func)
+    def wrapper(event: Mapping[str, Any], context: Any) -> str:
+        try:
+            return func(event, context)
+        except Exception as error:
+            reason = reason_for(error)
+            log_line("failed", level=logging.ERROR, request=event.get("RequestType"), reason=reason)
+            raise PublishFailed(reason) from None
+
+    return wrapper
+
+
+def _account_of(context: Any) -> str:
+    arn = str(getattr(context, "invoked_function_arn", ""))
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def _request(event: Mapping[str, Any], context: Any) -> VersionRequest:
+    properties = event.get("ResourceProperties")
+    if not isinstance(properties, Mapping):
+        raise PublishFailed("the event has no ResourceProperties map")
+    return parse_request(properties, default_owner=_account_of(context))
+
+
+@helper.create
+@helper.update
+@_readable_failures
+def publish_version(event: Mapping[str, Any], context: Any) -> str:
+    """Create/Update: publish the declared version (idempotent) and return its physical id."""
+    request = _request(event, context)
+    log_line(
+        "start",
+        request=event.get("RequestType"),
+        version=request.label,
+        domain=request.domain,
+        repository=request.repository,
+        assets=len(request.assets),
+    )
+    result = publish(
+        request, S3ObjectSource(_s3()), PackageVersionRepository(_codeartifact(), request)
+    )
+    physical_id = request.physical_id
+
+    def fits(data: dict[str, str]) -> bool:
+        return _response_bytes(event, physical_id, data) <= contract.MAX_RESPONSE_BYTES
+
+    helper.Data.update(response_data(request, result, fits))
+    log_line(
+        "done", version=request.label, status=result.state.status, revision=result.state.revision
+    )
+    return physical_id
+
+
+@helper.delete
+@_readable_failures
+def delete_version(event: Mapping[str, Any], context: Any) -> str:
+    """Delete: the version is retained (CodeArtifact versions outlive the stack by default)."""
+    physical_id = str(event.get("PhysicalResourceId", ""))
+    log_line("retained", physical_id=physical_id)
+    return physical_id
+
+
+def _response_bytes(event: Mapping[str, Any], physical_id: str, data: dict[str, str]) -> int:
+    body = {
+        "Status": "SUCCESS",
+        "PhysicalResourceId": physical_id,
+        "StackId": event.get("StackId", ""),
+        "RequestId": event.get("RequestId", ""),
+        "LogicalResourceId": event.get("LogicalResourceId", ""),
+        "Reason": "",
+        "Data": data,
+        "NoEcho": False,
+    }
+    return len(json.dumps(body).encode())

@@ -1,0 +1,95 @@
+"""The object source port: S3 objects that hold the assets' bytes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from .errors import PublishFailed, client_error_code
+from .properties import AssetSpec
+from .streams import Readable
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound"}
+_DENIED = {"403", "AccessDenied", "Forbidden"}
+_CHANGED = {"412", "PreconditionFailed"}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD of the asset's object tells."""
+
+    size: int
+    etag: str
+    version_id: str | None
+    #: Hex SHA256 of the whole object when S3 stores a full-object SHA256 checksum.
+    stored_sha256: str | None
+
+
+class S3ObjectSource:
+    """Reads asset objects from S3; errors become reasons that name the asset."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+
+    def head(self, asset: AssetSpec) -> ObjectInfo:
+        """Size, ETag and any stored full-object SHA256 of ``asset``'s object."""
+        try:
+            head = self._client.head_object(**self._address(asset), ChecksumMode="ENABLED")
+        except ClientError as error:
+            raise _failure(asset, error) from None
+        return ObjectInfo(
+            size=int(head["ContentLength"]),
+            etag=str(head["ETag"]),
+            version_id=head.get("VersionId"),
+            stored_sha256=_full_object_sha256(head),
+        )
+
+    def open(self, asset: AssetSpec, info: ObjectInfo) -> Readable:
+        """Stream the object's bytes; fails if it no longer is the object ``info`` describes."""
+        try:
+            response = self._client.get_object(**self._address(asset), IfMatch=info.etag)
+        except ClientError as error:
+            raise _failure(asset, error) from None
+        body: Readable = response["Body"]
+        return body
+
+    @staticmethod
+    def _address(asset: AssetSpec) -> dict[str, Any]:
+        address: dict[str, Any] = {"Bucket": asset.bucket, "Key": asset.key}
+        if asset.object_version:
+            address["VersionId"] = asset.object_version
+        return address
+
+
+def _full_object_sha256(head: Any) -> str | None:
+    # A multipart upload's SHA256 is a checksum of part checksums ("COMPOSITE", or "…-N" on
+    # botocore versions that do not return ChecksumType): not the asset's hash.
+    value = head.get("ChecksumSHA256")
+    checksum_type = head.get("ChecksumType")
+    if not value or checksum_type == "COMPOSITE" or (checksum_type is None and "-" in value):
+        return None
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _failure(asset: AssetSpec, error: ClientError) -> PublishFailed:
+    code = client_error_code(error)
+    status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    if code in _NOT_FOUND or status == "404":
+        what = "does not exist"
+    elif code in _DENIED or status == "403":
+        what = "cannot be read: access denied (check the bucket policy and KMS key)"
+    elif code in _CHANGED or status == "412":
+        what = "changed while it was being published; deploy again"
+    else:
+        what = f"cannot be read: {code}"
+    return PublishFailed(f"asset {asset.name!r}: {asset.location} {what}")

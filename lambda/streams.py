@@ -1,0 +1,211 @@
+"""Byte streams for the data path: hash while streaming, re-open on retry, spool when needed.
+
+Memory stays at one chunk whatever the asset size: nothing here reads a whole object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import time
+from collections.abc import Callable
+from typing import IO, Protocol
+
+from .log import log_line
+
+#: Bytes read from S3 per call: large enough for throughput, small enough for memory.
+CHUNK_BYTES = 1024 * 1024
+#: Seconds between progress lines of one asset.
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+class Readable(Protocol):
+    """What we need of a byte stream (an S3 ``StreamingBody``, a file)."""
+
+    def read(self, amt: int = ..., /) -> bytes: ...  # pragma: no cover - protocol
+
+    def close(self) -> None: ...  # pragma: no cover - protocol
+
+
+class AssetContentMismatch(Exception):
+    """The bytes read do not have the SHA256 or size the stack declared."""
+
+
+class Progress:
+    """Rate-limited progress lines for one asset, plus the final summary values."""
+
+    def __init__(self, asset_name: str, size: int, clock: Callable[[], float] = time.monotonic):
+        self.asset_name = asset_name
+        self.size = size
+        self._clock = clock
+        self.started = clock()
+        self._last_line = self.started
+        self.done = 0
+
+    def advance(self, nbytes: int) -> None:
+        """Count ``nbytes`` more; log a progress line at most every PROGRESS_EVERY_SECONDS."""
+        self.done += nbytes
+        now = self._clock()
+        if now - self._last_line >= PROGRESS_EVERY_SECONDS:
+            self._last_line = now
+            log_line(
+                "progress",
+                asset=self.asset_name,
+                bytes=self.done,
+                of=self.size,
+                mb_per_s=round(self.done / max(now - self.started, 1e-9) / 1e6, 1),
+                elapsed_s=round(now - self.started, 1),
+            )
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the asset started."""
+        return self._clock() - self.started
+
+
+class HashingBody:
+    """A request body that streams one object once while hashing it.
+
+    ``len()`` gives botocore the Content-Length so it streams instead of buffering. The SHA256
+    (and size) are checked when the last chunk is read, *before* that chunk is handed on, so a
+    mismatching object never reaches the server whole. ``seek(0)`` re-opens the source, which is
+    what botocore does before retrying a request.
+    """
+
+    def __init__(
+        self,
+        open_source: Callable[[], Readable],
+        size: int,
+        *,
+        expected_sha256: str | None,
+        progress: Progress,
+    ) -> None:
+        self._open_source = open_source
+        self._size = size
+        self._expected = expected_sha256
+        self._progress = progress
+        self._source: Readable | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._hash = hashlib.sha256()
+        self._position = 0
+        self._pending = b""
+        self._digest: str | None = None
+        self._source_done = False
+
+    def __len__(self) -> int:
+        return self._size
+
+    def tell(self) -> int:
+        """Bytes handed out since the start (or the last rewind)."""
+        return self._position
+
+    def seekable(self) -> bool:
+        """Only rewinding to the start is supported (by re-opening the source)."""
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Rewind to the start by re-opening the source; other positions are unsupported."""
+        if (offset, whence) != (0, io.SEEK_SET):
+            raise io.UnsupportedOperation("HashingBody can only seek to the start")
+        if self._position or self._source is not None:
+            self.close()
+            self._progress.done = 0
+            self._reset()
+        return 0
+
+    def read(self, amt: int | None = -1, /) -> bytes:
+        """Return up to ``amt`` bytes (all remaining when negative or None)."""
+        if amt is None or amt < 0:
+            return b"".join(iter(lambda: self.read(CHUNK_BYTES), b""))
+        while not self._pending and not self._source_done:
+            self._fill()
+        chunk, self._pending = self._pending[:amt], self._pending[amt:]
+        self._position += len(chunk)
+        return chunk
+
+    def _fill(self) -> None:
+        if self._source is None:
+            self._source = self._open_source()
+        chunk = self._source.read(CHUNK_BYTES)
+        seen = self._progress.done + len(chunk)
+        if seen > self._size:
+            raise AssetContentMismatch(
+                f"asset {self._progress.asset_name!r} is larger than the declared "
+                f"{self._size} bytes"
+            )
+        if not chunk:
+            if seen < self._size:
+                raise AssetContentMismatch(
+                    f"asset {self._progress.asset_name!r} ended after {seen} of {self._size} bytes"
+                )
+            self._finish()
+            return
+        self._hash.update(chunk)
+        self._progress.advance(len(chunk))
+        if seen == self._size:
+            self._finish()
+        self._pending = chunk
+
+    def _finish(self) -> None:
+        self._source_done = True
+        self._digest = self._hash.hexdigest()
+        if self._expected is not None and self._digest != self._expected:
+            raise AssetContentMismatch(
+                f"asset {self._progress.asset_name!r} has SHA256 {self._digest[:12]}… but "
+                f"{self._expected[:12]}… was declared: the object changed since synth"
+            )
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA256 of everything read; only valid once the whole body was read."""
+        if self._digest is None:
+            raise RuntimeError("the body has not been read to the end")
+        return self._digest
+
+    def close(self) -> None:
+        """Close the underlying source, if open."""
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+
+def spool(
+    source: Readable, progress: Progress, directory: str | None = None
+) -> tuple[IO[bytes], str]:
+    """Copy ``source`` to an anonymous temporary file while hashing it, in one pass.
+
+    Returns the file (rewound, seekable, so botocore can retry) and the hex SHA256.
+    """
+    digest = hashlib.sha256()
+    spooled = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - returned to the caller
+    try:
+        for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+            spooled.write(chunk)
+            progress.advance(len(chunk))
+        if progress.done != progress.size:
+            raise AssetContentMismatch(
+                f"asset {progress.asset_name!r} read {progress.done} of {progress.size} bytes"
+            )
+        spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    finally:
+        source.close()
+    return spooled, digest.hexdigest()
+
+
+def hash_only(source: Readable, progress: Progress) -> str:
+    """Hex SHA256 of ``source``, read once in chunks and discarded."""
+    digest = hashlib.sha256()
+    try:
+        for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+            progress.advance(len(chunk))
+    finally:
+        source.close()
+    return digest.hexdigest()
