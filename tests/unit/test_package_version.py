@@ -1,0 +1,239 @@
+"""Synth-time behaviour of GenericPackageVersion: template, handler, IAM, attributes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+
+from codeartifact_generic import GenericPackageVersion, PackageAsset, VersionStatus
+from codeartifact_generic.handler import contract
+
+RESOURCE = contract.RESOURCE_TYPE
+
+
+def _version(
+    stack: cdk.Stack, id: str, assets: list[PackageAsset], **kwargs: Any
+) -> GenericPackageVersion:
+    props: dict[str, Any] = {
+        "domain": "my-domain",
+        "repository": "my-repo",
+        "namespace": "tools",
+        "package": "mycli",
+        "version": "1.0.0",
+    }
+    props.update(kwargs)
+    return GenericPackageVersion(stack, id, assets=assets, **props)
+
+
+def _policy_statements(template: Template) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def test_file_asset_passes_synth_time_sha256_and_size(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a local file
+    data = b"binary release" * 1000
+    path = make_file("dist/mycli.tar.gz", data)
+    # WHEN it is declared as the only asset of a version
+    _version(stack, "Cli", [PackageAsset.from_file(str(path))])
+    # THEN the custom resource carries its name, SHA256 and size, and the identity
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        RESOURCE,
+        {
+            "Domain": "my-domain",
+            "Repository": "my-repo",
+            "Namespace": "tools",
+            "Package": "mycli",
+            "Version": "1.0.0",
+            "Status": "Published",
+            "DomainOwner": {"Ref": "AWS::AccountId"},
+            "ServiceTimeout": "1200",
+            "Assets": [
+                Match.object_like(
+                    {
+                        "Name": "mycli.tar.gz",
+                        "Sha256": hashlib.sha256(data).hexdigest(),
+                        "Size": str(len(data)),
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_many_versions_share_one_arm64_python312_handler(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN one file
+    path = make_file("a.bin", b"a")
+    # WHEN 12 versions are declared in one stack
+    for index in range(12):
+        _version(stack, f"V{index}", [PackageAsset.from_file(str(path))], version=f"1.0.{index}")
+    # THEN there are 12 custom resources and exactly one Lambda function
+    template = Template.from_stack(stack)
+    template.resource_count_is(RESOURCE, 12)
+    template.resource_count_is("AWS::Lambda::Function", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.12",
+            "Architectures": ["arm64"],
+            "Handler": "codeartifact_generic_handler.index.handler",
+            "Timeout": 900,
+        },
+    )
+
+
+def test_handler_permissions_are_scoped_to_packages_and_objects(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a version with a local file and an object of an existing bucket
+    bucket = s3.Bucket(stack, "Models")
+    path = make_file("a.bin", b"a")
+    _version(
+        stack,
+        "V",
+        [
+            PackageAsset.from_file(str(path)),
+            PackageAsset.from_bucket(bucket, "models/m.bin", object_version="v1"),
+        ],
+    )
+    # WHEN the template is rendered
+    statements = _policy_statements(Template.from_stack(stack))
+    # THEN no CodeArtifact or S3 action is granted on "*"
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        if any(a.startswith(("codeartifact:", "s3:")) for a in actions):
+            assert "*" not in resources, statement
+    rendered = json.dumps(statements)
+    # AND publishing is allowed on the package ARN, reading on the exact objects
+    assert ":package/my-domain/my-repo/generic/tools/mycli" in rendered
+    assert '"codeartifact:PublishPackageVersion"' in rendered
+    assert "/models/m.bin" in rendered
+    assert '"s3:GetObjectVersion"' in rendered
+
+
+def test_tokens_are_accepted_for_domain_and_repository(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN names that are only known at deploy time
+    domain = cdk.CfnParameter(stack, "DomainName").value_as_string
+    repository = cdk.CfnParameter(stack, "RepoName").value_as_string
+    # WHEN they are used for a version
+    _version(
+        stack,
+        "V",
+        [PackageAsset.from_file(str(make_file("a.bin", b"a")))],
+        domain=domain,
+        repository=repository,
+    )
+    # THEN synth succeeds and passes them through as references
+    Template.from_stack(stack).has_resource_properties(
+        RESOURCE, {"Domain": {"Ref": "DomainName"}, "Repository": {"Ref": "RepoName"}}
+    )
+
+
+def test_attributes_are_getatts_and_known_hashes_are_literals(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a version with a local file and a bucket object of unknown hash
+    bucket = s3.Bucket(stack, "B")
+    version = _version(
+        stack,
+        "V",
+        [
+            PackageAsset.from_file(str(make_file("a.bin", b"abc"))),
+            PackageAsset.from_bucket(bucket, "k/model.bin"),
+        ],
+        status=VersionStatus.UNFINISHED,
+    )
+    # WHEN attributes are read
+    resolved = {
+        name: stack.resolve(value)
+        for name, value in {
+            "revision": version.attr_version_revision,
+            "status": version.attr_status,
+            "model": version.asset_sha256("model.bin"),
+        }.items()
+    }
+    # THEN they are GetAtts on the custom resource, and the local file's hash is a literal
+    logical_id = stack.get_logical_id(version.resource.node.default_child)  # type: ignore[arg-type]
+    assert resolved["revision"] == {"Fn::GetAtt": [logical_id, "VersionRevision"]}
+    assert resolved["status"] == {"Fn::GetAtt": [logical_id, "Status"]}
+    assert resolved["model"] == {"Fn::GetAtt": [logical_id, "Asset1Sha256"]}
+    assert version.asset_sha256("a.bin") == hashlib.sha256(b"abc").hexdigest()
+    Template.from_stack(stack).has_resource_properties(RESOURCE, {"Status": "Unfinished"})
+    with pytest.raises(KeyError, match="no asset named 'nope'"):
+        version.asset_sha256("nope")
+
+
+def test_package_arn_uses_explicit_domain_owner(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a domain owned by another account
+    version = _version(
+        stack,
+        "V",
+        [PackageAsset.from_file(str(make_file("a.bin", b"a")))],
+        domain_owner="111122223333",
+    )
+    # THEN the owner is passed to the handler and used in the package ARN
+    Template.from_stack(stack).has_resource_properties(RESOURCE, {"DomainOwner": "111122223333"})
+    arn = json.dumps(stack.resolve(version.package_arn))
+    assert "111122223333" in arn
+    assert "package/my-domain/my-repo/generic/tools/mycli" in arn
+    assert json.dumps(stack.resolve(version.package_version_arn)).endswith('mycli/1.0.0"]]}')
+
+
+def test_grant_read_gives_download_permissions_on_the_package(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a version and a role
+    version = _version(stack, "V", [PackageAsset.from_file(str(make_file("a.bin", b"a")))])
+    role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    # WHEN read access is granted
+    version.grant_read(role)
+    # THEN the role may download assets of this package, and get a token for CodeArtifact only
+    rendered = json.dumps(_policy_statements(Template.from_stack(stack)))
+    assert "codeartifact:GetPackageVersionAsset" in rendered
+    assert "codeartifact:GetAuthorizationToken" in rendered
+    assert '"sts:AWSServiceName": "codeartifact.amazonaws.com"' in rendered
+
+
+def test_handler_bundle_holds_handler_and_crhelper_without_bytecode(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a version
+    _version(stack, "V", [PackageAsset.from_file(str(make_file("a.bin", b"a")))])
+    # WHEN the app is synthesized (local bundling, no docker)
+    assembly = stack.node.root.synth()  # type: ignore[attr-defined]
+    outdir = Path(assembly.directory)
+    bundles = [p for p in outdir.glob("asset.*") if (p / "codeartifact_generic_handler").is_dir()]
+    # THEN the Lambda asset holds the handler package and crhelper, and no bytecode
+    assert len(bundles) == 1
+    bundle = bundles[0]
+    assert (bundle / "codeartifact_generic_handler" / "index.py").is_file()
+    assert (bundle / "codeartifact_generic_handler" / "contract.py").is_file()
+    assert (bundle / "crhelper" / "resource_helper.py").is_file()
+    assert not list(bundle.rglob("__pycache__"))
