@@ -173,7 +173,13 @@ def _publish_one(
             progress=progress,
         )
         with closing(body):
-            state = repository.publish(spec.name, body, plan.sha256, unfinished=unfinished)
+            try:
+                state = repository.publish(spec.name, body, plan.sha256, unfinished=unfinished)
+            except Exception:
+                # botocore wraps errors raised while sending the body; ours is the reason.
+                if body.mismatch is not None:
+                    raise body.mismatch from None
+                raise
         sha256 = plan.sha256
     else:
         path = "spool-tmp"

@@ -86,6 +86,8 @@ class HashingBody:
         self._expected = expected_sha256
         self._progress = progress
         self._source: Readable | None = None
+        #: The mismatch found, if any: retrying cannot help, so rewinding re-raises it.
+        self.mismatch: AssetContentMismatch | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -110,6 +112,8 @@ class HashingBody:
         """Rewind to the start by re-opening the source; other positions are unsupported."""
         if (offset, whence) != (0, io.SEEK_SET):
             raise io.UnsupportedOperation("HashingBody can only seek to the start")
+        if self.mismatch is not None:
+            raise self.mismatch
         if self._position or self._source is not None:
             self.close()
             self._progress.done = 0
@@ -127,6 +131,13 @@ class HashingBody:
         return chunk
 
     def _fill(self) -> None:
+        try:
+            self._fill_once()
+        except AssetContentMismatch as mismatch:
+            self.mismatch = mismatch
+            raise
+
+    def _fill_once(self) -> None:
         if self._source is None:
             self._source = self._open_source()
         chunk = self._source.read(CHUNK_BYTES)

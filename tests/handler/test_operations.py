@@ -7,12 +7,13 @@ import hashlib
 from typing import Any
 
 import pytest
-
+from botocore.exceptions import ClientError
 from codeartifact_generic.handler.codeartifact_repository import PackageVersionRepository
 from codeartifact_generic.handler.errors import PublishFailed
 from codeartifact_generic.handler.operations import publish, response_data
 from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
-from codeartifact_generic.handler.s3_source import S3ObjectSource
+from codeartifact_generic.handler.s3_source import ObjectInfo, S3ObjectSource
+from codeartifact_generic.handler.streams import AssetContentMismatch, Readable
 
 from .conftest import ACCOUNT, Repo, Servers
 
@@ -46,10 +47,20 @@ def _spec(repo: Repo, name: str, data: bytes | None, *, declare: bool = True) ->
     )
 
 
-def _run(servers: Servers, request: VersionRequest):  # type: ignore[no-untyped-def]
+class CountingSource(S3ObjectSource):
+    """The real S3 source, counting how often an object is opened for reading."""
+
+    opened = 0
+
+    def open(self, asset: AssetSpec, info: ObjectInfo) -> Readable:
+        self.opened += 1
+        return super().open(asset, info)
+
+
+def _run(servers: Servers, request: VersionRequest, source: S3ObjectSource | None = None):  # type: ignore[no-untyped-def]
     return publish(
         request,
-        S3ObjectSource(servers.s3_client()),
+        source or S3ObjectSource(servers.s3_client()),
         PackageVersionRepository(servers.codeartifact_client(), request),
     )
 
@@ -150,11 +161,14 @@ def test_changed_object_fails_naming_the_asset_and_leaves_nothing(
     ok = _spec(repo, "ok.bin", b"fine")
     changed = _spec(repo, "model.bin", b"old!")
     request = _request(repo, [ok, changed])
+    source = CountingSource(servers.s3_client())
     # WHEN published
-    with pytest.raises(Exception, match="model.bin") as caught:
-        _run(servers, request)
-    # THEN the reason says the object changed, and no (Unfinished) version is left behind
+    with pytest.raises(AssetContentMismatch, match=r"model\.bin") as caught:
+        _run(servers, request, source)
+    # THEN the reason says the object changed, the request was not retried (each object read
+    # once), and no (Unfinished) version is left behind
     assert "changed since synth" in str(caught.value)
+    assert source.opened == 2
     assert _absent(servers, request)
 
 
@@ -203,7 +217,7 @@ def test_interrupted_unfinished_version_is_resumed(servers: Servers, repo: Repo)
 def test_missing_repository_fails_clearly(servers: Servers, repo: Repo) -> None:
     _put(servers, repo, "k/a.bin", b"x")
     request = _request(Repo(repo.domain, "no-such-repo", repo.bucket), [_spec(repo, "a.bin", b"x")])
-    with pytest.raises(Exception, match="ResourceNotFound|no-such-repo"):
+    with pytest.raises(ClientError, match=r"ResourceNotFoundException.*no-such-repo"):
         _run(servers, request)
 
 

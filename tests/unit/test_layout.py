@@ -6,8 +6,7 @@ import sysconfig
 from pathlib import Path
 
 import constructs
-
-import codeartifact_generic.handler.contract as contract
+from codeartifact_generic.handler import contract
 
 
 def test_constructs_resolves_to_site_packages() -> None:

@@ -13,9 +13,9 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
+from codeartifact_generic.handler import contract
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset, VersionStatus
-from codeartifact_generic.handler import contract
 
 RESOURCE = contract.RESOURCE_TYPE
 

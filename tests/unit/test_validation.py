@@ -7,9 +7,9 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from codeartifact_generic.handler import contract
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset, ValidationError
-from codeartifact_generic.handler import contract
 
 
 def test_every_problem_is_reported_at_once(
