@@ -1,1 +1,25 @@
-"""Placeholder."""
+"""Offline CodeArtifact: an HTTP server the AWS CLI and boto3 talk to unmodified.
+
+>>> from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
+>>> with CodeArtifactEmulator(limits=Limits(max_asset_size_bytes=1024)) as emulator:
+...     url = emulator.endpoint_url  # for --endpoint-url / AWS_ENDPOINT_URL_CODEARTIFACT
+
+Module map: :mod:`.spec` (botocore's model), :mod:`.model` (routing, parsing, validation,
+serialization), :mod:`.operations` (one handler per operation), :mod:`.store` (state and
+rules), :mod:`.blobs` (asset files), :mod:`.body` (request bodies), :mod:`.paging`,
+:mod:`.errors`, :mod:`.server` (HTTP), :mod:`.cli` (``serve`` subcommand).
+"""
+
+from codeartifact_generic.testing.emulator.errors import EmulatorError
+from codeartifact_generic.testing.emulator.model import Request
+from codeartifact_generic.testing.emulator.server import BeforeDispatch, CodeArtifactEmulator
+from codeartifact_generic.testing.emulator.store import Limits, Store
+
+__all__ = [
+    "BeforeDispatch",
+    "CodeArtifactEmulator",
+    "EmulatorError",
+    "Limits",
+    "Request",
+    "Store",
+]

@@ -6,10 +6,20 @@ Both readers stop exactly at the end of the body so the connection can carry the
 
 from __future__ import annotations
 
-from typing import BinaryIO, Final
+from typing import Final, Protocol
 
 #: Longest chunk-size line or trailer line accepted.
 MAX_LINE: Final = 8192
+
+
+class Source(Protocol):
+    """The connection's buffered input (``BaseHTTPRequestHandler.rfile``)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Read up to ``size`` bytes, blocking until they arrive or the stream ends."""
+
+    def readline(self, size: int = -1, /) -> bytes:
+        """Read one line of at most ``size`` bytes."""
 
 
 class BadRequestBody(Exception):
@@ -19,7 +29,7 @@ class BadRequestBody(Exception):
 class ContentLengthBody:
     """A body of exactly ``length`` bytes."""
 
-    def __init__(self, stream: BinaryIO, length: int) -> None:
+    def __init__(self, stream: Source, length: int) -> None:
         self._stream = stream
         self._remaining = length
         self._length = length
@@ -34,7 +44,7 @@ class ContentLengthBody:
         if self._remaining <= 0:
             return b""
         wanted = self._remaining if size < 0 else min(size, self._remaining)
-        data = self._stream.read(wanted)
+        data = _read(self._stream, wanted)
         if not data:
             raise BadRequestBody(f"connection closed with {self._remaining} body bytes missing")
         self._remaining -= len(data)
@@ -49,7 +59,7 @@ class ContentLengthBody:
 class ChunkedBody:
     """A ``Transfer-Encoding: chunked`` body (trailers are read and ignored)."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Source) -> None:
         self._stream = stream
         self._chunk_left = 0
         self._done = False
@@ -70,7 +80,7 @@ class ChunkedBody:
             self._next_chunk()
         if self._done:
             return b""
-        data = self._stream.read(min(size, self._chunk_left))
+        data = _read(self._stream, min(size, self._chunk_left))
         if not data:
             raise BadRequestBody("connection closed inside a chunk")
         self._chunk_left -= len(data)
@@ -103,12 +113,22 @@ class ChunkedBody:
             raise BadRequestBody("chunk not followed by CRLF")
 
     def _readline(self) -> bytes:
-        line = self._stream.readline(MAX_LINE + 1)
+        try:
+            line = self._stream.readline(MAX_LINE + 1)
+        except OSError as error:
+            raise BadRequestBody(f"reading the request body failed: {error}") from error
         if not line:
             raise BadRequestBody("connection closed inside a chunked body")
         if len(line) > MAX_LINE:
             raise BadRequestBody("chunk line too long")
         return line
+
+
+def _read(stream: Source, size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except OSError as error:  # timeouts and resets of the client connection
+        raise BadRequestBody(f"reading the request body failed: {error}") from error
 
 
 RequestBody = ContentLengthBody | ChunkedBody

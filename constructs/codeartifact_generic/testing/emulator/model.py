@@ -88,7 +88,9 @@ class Request:
     operation: str
     method: str
     path: str
+    #: Query parameters, each with every value given.
     query: Mapping[str, list[str]]
+    #: Request headers, names lower-cased.
     headers: Mapping[str, str]
     #: Input members by their model name (``domain``, ``assetContent``, ...).
     params: dict[str, Any] = field(default_factory=dict)
@@ -197,22 +199,14 @@ def parse_request(
     body_members: dict[str, Shape] = {}
     for name, member in shape.members.items():
         location = member.serialization.get("location")
-        wire_name = str(member.serialization.get("name", name))
-        if location == "querystring":
-            values = query.get(wire_name)
-            if values:
-                params[name] = _from_text_values(member, values, name, problems)
-        elif location == "header":
-            value = _header(headers, wire_name)
-            if value is not None:
-                params[name] = _from_text(member, value, name, problems)
-        elif location == "uri":
-            if wire_name in labels:
-                params[name] = _from_text(member, labels[wire_name], name, problems)
-        elif location is None and name == payload_name:
+        if location is None and name == payload_name:
             params[name] = _parse_payload(member, body, name, problems)
         elif location is None:
             body_members[name] = member
+        else:
+            raw = _located_value(member, name, query, headers, labels)
+            if raw is not None:
+                params[name] = _from_text_values(member, raw, name, problems)
     if body_members and payload_name is None:
         document = _read_json_object(body)
         for name, value in document.items():
@@ -222,6 +216,27 @@ def parse_request(
         raise _validation_error(problems, errors.REASON_CANNOT_PARSE)
     validate(shape, params)
     return params
+
+
+def _located_value(
+    member: Shape,
+    name: str,
+    query: Mapping[str, list[str]],
+    headers: Mapping[str, str],
+    labels: Mapping[str, str],
+) -> list[str] | None:
+    """The raw text value(s) of a querystring, header or URI member, or None if absent."""
+    location = member.serialization.get("location")
+    wire_name = str(member.serialization.get("name", name))
+    if location == "querystring":
+        return query.get(wire_name) or None
+    if location == "header":
+        value = _header(headers, wire_name)
+    elif location == "uri":
+        value = labels.get(wire_name)
+    else:
+        value = None
+    return None if value is None else [value]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -289,44 +304,40 @@ def _from_text_values(member: Shape, values: list[str], path: str, problems: lis
     return _from_text(member, values[0], path, problems)
 
 
+def _parse_bool(value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise ValueError(value)
+    return value.lower() == "true"
+
+
+def _parse_timestamp_text(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.fromtimestamp(float(value), UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_TEXT_CONVERTERS: Final[Mapping[str, Callable[[str], Any]]] = {
+    "integer": int,
+    "long": int,
+    "float": float,
+    "double": float,
+    "boolean": _parse_bool,
+    "timestamp": _parse_timestamp_text,
+}
+
+
 def _from_text(member: Shape, value: str, path: str, problems: list[str]) -> Any:
     """Convert a querystring/header/label value to the member's type."""
-    kind = member.type_name
-    if kind in ("integer", "long"):
-        try:
-            return int(value)
-        except ValueError:
-            problems.append(f"Value '{value}' at '{path}' could not be parsed as an integer")
-            return None
-    if kind == "boolean":
-        if value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        problems.append(f"Value '{value}' at '{path}' could not be parsed as a boolean")
+    convert = _TEXT_CONVERTERS.get(member.type_name)
+    if convert is None:
+        return value
+    try:
+        return convert(value)
+    except (ValueError, OverflowError):
+        problems.append(f"Value '{value}' at '{path}' could not be parsed as {member.type_name}")
         return None
-    if kind in ("float", "double"):
-        try:
-            return float(value)
-        except ValueError:
-            problems.append(f"Value '{value}' at '{path}' could not be parsed as a number")
-            return None
-    if kind == "timestamp":
-        return _parse_timestamp(value, path, problems)
-    return value
-
-
-def _parse_timestamp(value: object, path: str, problems: list[str]) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            try:
-                return datetime.fromtimestamp(float(value), UTC)
-            except ValueError:
-                pass
-    problems.append(f"Value '{value}' at '{path}' could not be parsed as a timestamp")
-    return None
 
 
 _JSON_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
@@ -344,41 +355,60 @@ _JSON_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
 
 
 def _from_json(member: Shape, value: Any, path: str, problems: list[str]) -> Any:
-    """Check a JSON body value against the member's type, recursively."""
+    """Check a JSON body value against the member's type and convert it, recursively."""
     kind = member.type_name
     if kind == "timestamp":
-        return _parse_timestamp(value, path, problems)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(float(value), UTC)
+        return _from_text(member, str(value), path, problems)
     expected = _JSON_TYPES.get(kind)
     wrong_bool = kind in ("integer", "long", "float", "double") and isinstance(value, bool)
     if expected is not None and (not isinstance(value, expected) or wrong_bool):
         problems.append(f"Value at '{path}' must be of type {kind}")
         return None
-    if kind == "list":
-        element = as_list(member).member
-        return [
-            _from_json(element, item, f"{path}.{index + 1}", problems)
-            for index, item in enumerate(value)
-        ]
-    if kind == "map":
-        value_shape = as_map(member).value
-        return {
-            str(key): _from_json(value_shape, item, f"{path}.{key}", problems)
-            for key, item in value.items()
-        }
-    if kind == "structure":
-        members = as_structure(member).members
-        return {
-            key: _from_json(members[key], item, f"{path}.{key}", problems)
-            for key, item in value.items()
-            if key in members and item is not None
-        }
-    if kind == "blob":
-        try:
-            return base64.b64decode(value, validate=True)
-        except binascii.Error:
-            problems.append(f"Value at '{path}' is not valid base64")
-            return None
-    return value
+    convert = _JSON_CONTAINERS.get(kind)
+    return value if convert is None else convert(member, value, path, problems)
+
+
+def _json_list(member: Shape, value: Any, path: str, problems: list[str]) -> Any:
+    element = as_list(member).member
+    return [
+        _from_json(element, item, f"{path}.{index + 1}", problems)
+        for index, item in enumerate(value)
+    ]
+
+
+def _json_map(member: Shape, value: Any, path: str, problems: list[str]) -> Any:
+    value_shape = as_map(member).value
+    return {
+        str(key): _from_json(value_shape, item, f"{path}.{key}", problems)
+        for key, item in value.items()
+    }
+
+
+def _json_structure(member: Shape, value: Any, path: str, problems: list[str]) -> Any:
+    members = as_structure(member).members
+    return {
+        key: _from_json(members[key], item, f"{path}.{key}", problems)
+        for key, item in value.items()
+        if key in members and item is not None
+    }
+
+
+def _json_blob(member: Shape, value: Any, path: str, problems: list[str]) -> Any:
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        problems.append(f"Value at '{path}' is not valid base64")
+        return None
+
+
+_JSON_CONTAINERS: Final[Mapping[str, Callable[[Shape, Any, str, list[str]], Any]]] = {
+    "list": _json_list,
+    "map": _json_map,
+    "structure": _json_structure,
+    "blob": _json_blob,
+}
 
 
 # --------------------------------------------------------------------------------------------

@@ -180,9 +180,7 @@ def describe_domain(store: Store, params: Params) -> Result:
 def list_domains(store: Store, params: Params) -> Result:
     """ListDomains."""
     with store.lock:
-        page, token = paging.paginate(
-            store.list_domains(), lambda d: (d.name,), **_page(params)
-        )
+        page, token = paging.paginate(store.list_domains(), lambda d: (d.name,), **_page(params))
         return {"domains": [domain_summary(d) for d in page], "nextToken": token}
 
 

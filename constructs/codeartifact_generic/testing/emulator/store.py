@@ -274,9 +274,7 @@ class Store:
         """Create a domain; ``ConflictException`` if it exists."""
         with self.lock:
             if name in self.domains:
-                raise errors.conflict(
-                    f"Domain {name} already exists", errors.RESOURCE_DOMAIN, name
-                )
+                raise errors.conflict(f"Domain {name} already exists", errors.RESOURCE_DOMAIN, name)
             key = encryption_key or (
                 f"arn:aws:kms:{self.region}:{self.account_id}:key/"
                 f"{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
@@ -737,8 +735,7 @@ class Store:
             asset = version.assets.get(asset_name)
             if asset is None:
                 raise errors.not_found(
-                    f"Asset {asset_name} not found in version {version_name} of "
-                    f"{ref.describe()}",
+                    f"Asset {asset_name} not found in version {version_name} of {ref.describe()}",
                     errors.RESOURCE_ASSET,
                     asset_name,
                 )

@@ -1,0 +1,89 @@
+"""The ``serve`` subcommand of ``python -m codeartifact_generic.testing``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from codeartifact_generic.testing.emulator.server import CodeArtifactEmulator
+from codeartifact_generic.testing.emulator.store import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Limits
+
+
+def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``serve`` to an ``argparse`` subparsers object; returns its parser.
+
+    The parser's ``func`` default runs the command and returns an exit code.
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the offline CodeArtifact emulator",
+        description=(
+            "Serve the CodeArtifact API on HOST:PORT until interrupted. Prints the endpoint "
+            "URL on stdout; use it as --endpoint-url or AWS_ENDPOINT_URL_CODEARTIFACT."
+        ),
+    )
+    defaults = Limits()
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--data-dir", help="directory for asset files (default: a temporary directory)"
+    )
+    parser.add_argument(
+        "--max-asset-size",
+        type=int,
+        default=defaults.max_asset_size_bytes,
+        metavar="BYTES",
+        help="largest asset accepted (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-assets",
+        type=int,
+        default=defaults.max_assets_per_version,
+        metavar="N",
+        help="most assets per package version (%(default)s)",
+    )
+    parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="%(default)s")
+    parser.add_argument("--region", default=DEFAULT_REGION, help="%(default)s")
+    parser.set_defaults(func=serve)
+    return parser
+
+
+def serve(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
+    """Run the emulator until Ctrl-C or SIGTERM (or until ``stop`` is set)."""
+    emulator = CodeArtifactEmulator(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        limits=Limits(
+            max_asset_size_bytes=args.max_asset_size, max_assets_per_version=args.max_assets
+        ),
+        account_id=args.account_id,
+        region=args.region,
+    )
+    emulator.start()
+    print(emulator.endpoint_url, flush=True)
+    print(
+        f"CodeArtifact emulator at {emulator.endpoint_url} (assets in "
+        f"{emulator.store.data_dir}); Ctrl-C stops it.",
+        file=sys.stderr,
+        flush=True,
+    )
+    waiter = stop or threading.Event()
+
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        waiter.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        while not waiter.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0

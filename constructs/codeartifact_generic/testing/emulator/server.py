@@ -1,0 +1,330 @@
+"""The HTTP server: a :class:`CodeArtifactEmulator` speaks CodeArtifact's rest-json API.
+
+Point the AWS CLI or boto3 at :attr:`CodeArtifactEmulator.endpoint_url` (``--endpoint-url`` or
+``AWS_ENDPOINT_URL_CODEARTIFACT``) with any credentials: signatures are not verified.
+
+The server is a ``ThreadingHTTPServer`` (daemon threads, one per connection) speaking HTTP/1.1
+with keep-alive: every response carries ``Content-Length`` and every request body, sized or
+chunked, is consumed to its end before the response is sent. TLS is optional
+(``ssl_context``); the handshake runs in the connection's thread. State lives in memory; the
+data directory holds only the asset files. Header values that are not ASCII (a Unicode asset
+name in ``X-AssetName``) are sent as raw UTF-8 bytes (AWS does not document an encoding;
+Python's HTTP clients decode header bytes as ISO-8859-1).
+
+Fault injection hook: :attr:`CodeArtifactEmulator.before_dispatch` is a list of callables
+``hook(operation_name, request)`` run after a request is parsed and validated and before its
+handler runs. A hook may raise :class:`~.errors.EmulatorError` to answer with that error
+instead (the request body, if any, is then discarded), sleep, or record the request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import socketserver
+import ssl
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+from codeartifact_generic.testing.emulator import errors, model, operations
+from codeartifact_generic.testing.emulator.blobs import CHUNK_SIZE
+from codeartifact_generic.testing.emulator.body import (
+    BadRequestBody,
+    ChunkedBody,
+    ContentLengthBody,
+    RequestBody,
+)
+from codeartifact_generic.testing.emulator.store import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
+    Limits,
+    Store,
+)
+
+LOG = logging.getLogger(__name__)
+
+#: Seconds an idle keep-alive connection is kept open.
+IDLE_TIMEOUT_SECONDS: Final = 120
+
+#: ``hook(operation_name, request)``: see the module docstring.
+BeforeDispatch = Callable[[str, model.Request], None]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Never wait for open keep-alive connections on close; stop() shuts them down instead.
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], emulator: CodeArtifactEmulator) -> None:
+        self.emulator = emulator
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # Like HTTPServer.server_bind without its reverse DNS lookup (socket.getfqdn).
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open connection so idle keep-alive threads end."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "CodeArtifactEmulator/1.0"
+    timeout = IDLE_TIMEOUT_SECONDS
+    server: _Server
+
+    def handle(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.do_handshake()
+            except OSError as error:  # ssl.SSLError is an OSError
+                LOG.info("TLS handshake with %s failed: %s", self.client_address, error)
+                return
+        super().handle()
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        LOG.debug("%s - %s", self.address_string(), format % args)
+
+    def _handle(self) -> None:
+        try:
+            body = self._request_body()
+        except BadRequestBody as error:
+            self._send(model.serialize_error(errors.validation(str(error))), close=True)
+            return
+        try:
+            response = self.server.emulator.dispatch(self.command, self.path, self.headers, body)
+        except BadRequestBody as error:
+            LOG.info("request body unreadable: %s", error)
+            self.close_connection = True
+            return
+        try:
+            body.drain()
+        except (BadRequestBody, OSError):
+            self.close_connection = True
+            if response.payload is not None:
+                response.payload.stream.close()
+            return
+        self._send(response)
+
+    def _request_body(self) -> RequestBody:
+        encoding = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in encoding:
+            return ChunkedBody(self.rfile)
+        length_text = self.headers.get("Content-Length") or "0"
+        try:
+            length = int(length_text)
+        except ValueError as error:
+            raise BadRequestBody(f"bad Content-Length {length_text!r}") from error
+        if length < 0:
+            raise BadRequestBody(f"bad Content-Length {length_text!r}")
+        return ContentLengthBody(self.rfile, length)
+
+    def _send(self, response: model.Response, *, close: bool = False) -> None:
+        payload = response.payload
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                # Header values (e.g. X-AssetName) may be Unicode: send their UTF-8 bytes.
+                self.send_header(name, value.encode("utf-8").decode("latin-1"))
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            length = payload.length if payload is not None else len(response.body)
+            self.send_header("Content-Length", str(length))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            if payload is None:
+                self.wfile.write(response.body)
+                return
+            remaining = payload.length
+            while remaining > 0:
+                chunk = payload.stream.read(min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    # The file shrank under us: the promised length cannot be met.
+                    self.close_connection = True
+                    return
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            if payload is not None:
+                payload.stream.close()
+
+
+class CodeArtifactEmulator:
+    """An in-process CodeArtifact service on ``host:port`` (port 0 picks a free one).
+
+    ``data_dir`` holds the asset files (a temporary directory, removed on :meth:`stop`, when
+    omitted); ``limits`` sets the quotas; ``account_id`` and ``region`` appear in ARNs and as
+    domain owner. ``ssl_context`` (a server-side context) makes the endpoint HTTPS.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: str | Path | None = None,
+        limits: Limits | None = None,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        region: str = DEFAULT_REGION,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        #: The state, for tests to inspect.
+        self.store = Store(
+            Path(data_dir) if data_dir is not None else None,
+            limits=limits,
+            account_id=account_id,
+            region=region,
+        )
+        #: Hooks run before each operation's handler (see the module docstring).
+        self.before_dispatch: list[BeforeDispatch] = []
+        self.routes = model.RouteTable()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> CodeArtifactEmulator:
+        """Bind and serve in a background thread; returns self."""
+        if self._server is not None:
+            return self
+        server = _Server((self.host, self.port), self)
+        if self.ssl_context is not None:
+            server.socket = self.ssl_context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self._server = server
+        self.port = int(server.server_address[1])
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"codeartifact-emulator:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        LOG.info("CodeArtifact emulator serving at %s", self.endpoint_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and remove a temporary data directory."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.store.close()
+
+    def __enter__(self) -> CodeArtifactEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http(s)://host:port`` of the running server."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    # ----------------------------------------------------------------------------- dispatch
+
+    def dispatch(
+        self, method: str, target: str, headers: Any, body: model.BodyStream
+    ) -> model.Response:
+        """Answer one HTTP request (``target`` is the request line's path and query)."""
+        split = urlsplit(target)
+        query = parse_qs(split.query, keep_blank_values=True)
+        header_map = {str(k).lower(): str(v) for k, v in headers.items()}
+        operation_name = "?"
+        try:
+            matched = self.routes.match(method, split.path, query)
+            if matched is None:
+                raise errors.unknown_operation(
+                    f"No CodeArtifact operation is served at {method} {split.path}"
+                )
+            operation, labels = matched
+            operation_name = operation.name
+            handler = operations.HANDLERS.get(operation_name)
+            if handler is None:
+                raise errors.unknown_operation(
+                    f"The CodeArtifact emulator does not implement {operation_name} "
+                    f"({method} {split.path})"
+                )
+            params = model.parse_request(
+                operation, query=query, headers=header_map, labels=labels, body=body
+            )
+            request = model.Request(operation_name, method, split.path, query, header_map, params)
+            for hook in list(self.before_dispatch):
+                hook(operation_name, request)
+            result = handler(self.store, request.params)
+            return model.serialize_output(operation, result)
+        except errors.EmulatorError as error:
+            LOG.debug("%s -> %s: %s", operation_name, error.code, error.message)
+            return model.serialize_error(error)
+        except BadRequestBody:
+            raise
+        except Exception as error:
+            LOG.error("%s failed:\n%s", operation_name, traceback.format_exc())
+            return model.serialize_error(
+                errors.EmulatorError(
+                    errors.INTERNAL, f"{operation_name} failed in the emulator: {error!r}"
+                )
+            )
