@@ -128,7 +128,9 @@ class GenericPackageVersion(Construct):
             service_token=provider.service_token,
             resource_type=contract.RESOURCE_TYPE,
             service_timeout=service_timeout or DEFAULT_SERVICE_TIMEOUT,
-            removal_policy=RemovalPolicy.RETAIN,
+            # CloudFormation must send Delete (also for a replaced version) so that the handler
+            # can apply the removal policy; the handler retains the version by default.
+            removal_policy=RemovalPolicy.DESTROY,
             properties={
                 Prop.DOMAIN: domain,
                 Prop.DOMAIN_OWNER: self.domain_owner,

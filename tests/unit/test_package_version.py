@@ -237,3 +237,15 @@ def test_handler_bundle_holds_handler_and_crhelper_without_bytecode(
     assert (bundle / "codeartifact_generic_handler" / "contract.py").is_file()
     assert (bundle / "crhelper" / "resource_helper.py").is_file()
     assert not list(bundle.rglob("__pycache__"))
+
+
+def test_cloudformation_sends_delete_so_the_handler_applies_the_removal_policy(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a version
+    _version(stack, "V", [PackageAsset.from_file(str(make_file("a.bin", b"a")))])
+    # THEN CloudFormation itself deletes (never retains) the custom resource, so Delete events
+    # (stack deletion, replacement cleanup, rollback) reach the handler
+    resource = next(iter(Template.from_stack(stack).find_resources(RESOURCE).values()))
+    assert resource.get("DeletionPolicy", "Delete") == "Delete"
+    assert resource.get("UpdateReplacePolicy", "Delete") == "Delete"
