@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from codeartifact_generic.testing.demo import add_demo_command
 from codeartifact_generic.testing.emulator.cli import add_serve_command
+from codeartifact_generic.testing.local_deploy.cli import add_local_deploy_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_serve_command(subparsers)
+    add_local_deploy_commands(subparsers)
+    add_demo_command(subparsers)
     return parser
 
 
