@@ -12,6 +12,8 @@ import pytest
 from codeartifact_generic.testing.emulator import CodeArtifactEmulator
 from codeartifact_generic.testing.s3 import DUMMY_CREDENTIALS, MotoS3Server
 
+from .harness import CustomResourceHarness
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 _names = itertools.count()
@@ -64,3 +66,19 @@ def repo(servers: Servers) -> Repo:
     codeartifact.create_repository(domain=found.domain, repository=found.repository)
     servers.s3_client().create_bucket(Bucket=found.bucket)
     return found
+
+
+@pytest.fixture(scope="session")
+def harness(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CustomResourceHarness]:
+    """The bundled handler behind a local ResponseURL server."""
+    from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
+
+    with ResponseServer() as responses:
+        yield CustomResourceHarness(
+            tmp_path_factory.mktemp("handler"),
+            servers.s3.endpoint_url,
+            servers.emulator.endpoint_url,
+            responses,
+        )

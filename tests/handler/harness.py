@@ -1,0 +1,145 @@
+"""Run the real bundled handler as Lambda would, with real CloudFormation events.
+
+The handler runs in a subprocess from a bundle written by the library's own bundler; its
+response goes over HTTPS to a local server at the event's ``ResponseURL``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeartifact_generic.bundling import HANDLER, write_bundle
+from codeartifact_generic.handler import contract
+from codeartifact_generic.testing.local_deploy.events import make_event, make_stack_id
+from codeartifact_generic.testing.local_deploy.lambda_runner import (
+    Invocation,
+    LambdaFunction,
+    LambdaRunner,
+)
+from codeartifact_generic.testing.local_deploy.response_server import (
+    CustomResourceResponse,
+    ResponseServer,
+    check_response,
+)
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class Outcome:
+    """What CloudFormation received, and how the handler process ended."""
+
+    response: CustomResourceResponse | None
+    invocation: Invocation
+    raw: bytes | None
+
+    @property
+    def log(self) -> str:
+        """Everything the handler printed."""
+        return self.invocation.log_path.read_text()
+
+
+class CustomResourceHarness:
+    """Sends Create/Update/Delete events to the bundled handler and collects the responses."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        s3_endpoint: str,
+        codeartifact_endpoint: str,
+        responses: ResponseServer,
+    ):
+        self.bundle = work_dir / "bundle"
+        write_bundle(self.bundle)
+        self.responses = responses
+        self.runner = LambdaRunner(
+            work_dir=work_dir / "runs",
+            region=REGION,
+            account_id=ACCOUNT,
+            s3_endpoint=s3_endpoint,
+            codeartifact_endpoint=codeartifact_endpoint,
+            ca_files=(responses.ca_file,),
+        )
+        self.function = LambdaFunction(
+            function_name="handler",
+            handler=HANDLER,
+            code_dir=self.bundle,
+            timeout_seconds=60,
+            memory_mb=1024,
+            arn=self.runner.function_arn("handler"),
+        )
+        self.stack_id = make_stack_id(region=REGION, account_id=ACCOUNT, stack_name="HandlerTest")
+
+    def send(
+        self,
+        request_type: str,
+        properties: dict[str, Any],
+        *,
+        old_properties: dict[str, Any] | None = None,
+        physical_id: str | None = None,
+        request_id: str | None = None,
+        raw_event: dict[str, Any] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> Outcome:
+        """Deliver one event and wait (bounded) for the handler's response."""
+        pending = self.responses.expect(request_type)
+        try:
+            event: dict[str, Any] = dict(
+                make_event(
+                    request_type,  # type: ignore[arg-type]
+                    response_url=pending.url,
+                    stack_id=self.stack_id,
+                    logical_resource_id="Version",
+                    resource_type=contract.RESOURCE_TYPE,
+                    properties={"ServiceToken": self.function.arn, **properties},
+                    old_properties=(
+                        {"ServiceToken": self.function.arn, **old_properties}
+                        if old_properties is not None
+                        else None
+                    ),
+                    physical_resource_id=physical_id,
+                    request_id=request_id,
+                )
+            )
+            event.update(raw_event or {})
+            function = self.function
+            if timeout_seconds is not None:
+                function = LambdaFunction(
+                    **{**function.__dict__, "timeout_seconds": timeout_seconds}
+                )
+            invocation = self.runner.invoke(function, event, done=lambda: pending.received)
+            raw = pending.wait(timeout=5)
+        finally:
+            pending.close()
+        return Outcome(check_response(event, raw) if raw is not None else None, invocation, raw)
+
+
+def properties(
+    *,
+    domain: str,
+    repository: str,
+    assets: list[dict[str, str]],
+    version: str = "1.0.0",
+    **extra: str,
+) -> dict[str, Any]:
+    """ResourceProperties as the construct renders them."""
+    return {
+        contract.Prop.DOMAIN: domain,
+        contract.Prop.DOMAIN_OWNER: ACCOUNT,
+        contract.Prop.REPOSITORY: repository,
+        contract.Prop.NAMESPACE: "tools",
+        contract.Prop.PACKAGE: "mycli",
+        contract.Prop.VERSION: version,
+        contract.Prop.STATUS: "Published",
+        contract.Prop.ASSETS: assets,
+        **extra,
+    }
+
+
+def dump(outcome: Outcome) -> str:
+    """For assertion messages."""
+    return json.dumps({"raw": (outcome.raw or b"").decode(), "error": outcome.invocation.error})

@@ -1,0 +1,171 @@
+"""The bundled handler answering real CloudFormation events at a local ResponseURL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from codeartifact_generic.handler import contract
+
+from .conftest import Repo, Servers
+from .harness import ACCOUNT, CustomResourceHarness, dump, properties
+
+
+def _asset(
+    servers: Servers, repo: Repo, name: str, data: bytes, *, declare: bool = True
+) -> dict[str, str]:
+    servers.s3_client().put_object(Bucket=repo.bucket, Key=f"k/{name}", Body=data)
+    entry = {"Name": name, "Bucket": repo.bucket, "Key": f"k/{name}"}
+    if declare:
+        entry |= {"Sha256": hashlib.sha256(data).hexdigest(), "Size": str(len(data))}
+    return entry
+
+
+def test_create_answers_success_with_revision_status_and_hashes(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN two assets in S3, one declared with its hash and one not
+    props = properties(
+        domain=repo.domain,
+        repository=repo.repository,
+        assets=[
+            _asset(servers, repo, "a.tgz", b"A" * 5000),
+            _asset(servers, repo, "b.txt", b"bee", declare=False),
+        ],
+    )
+    # WHEN CloudFormation sends Create
+    outcome = harness.send("Create", props)
+    # THEN it answers SUCCESS with the version's identity as physical id and its attributes
+    assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
+    expected_id = "/".join(
+        (ACCOUNT, repo.domain, repo.repository, "generic", "tools", "mycli", "1.0.0")
+    )
+    assert outcome.response.physical_resource_id == expected_id
+    data = outcome.response.data
+    described = servers.codeartifact_client().describe_package_version(
+        domain=repo.domain,
+        repository=repo.repository,
+        format="generic",
+        namespace="tools",
+        package="mycli",
+        packageVersion="1.0.0",
+    )["packageVersion"]
+    assert data[contract.Attr.VERSION_REVISION] == described["revision"]
+    assert data[contract.Attr.STATUS] == "Published" == described["status"]
+    assert data[contract.Attr.ASSET_COUNT] == "2"
+    assert data[contract.Attr.asset_sha256(1)] == hashlib.sha256(b"bee").hexdigest()
+    # AND the log is structured and carries no presigned URL or credentials
+    assert '"event": "asset_published"' in outcome.log
+    assert "X-Amz-Signature" not in outcome.log
+    assert "testing" not in outcome.log.replace("codeartifact_generic", "")
+
+
+def test_duplicate_create_is_idempotent(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN a created version
+    props = properties(
+        domain=repo.domain, repository=repo.repository, assets=[_asset(servers, repo, "a", b"x")]
+    )
+    first = harness.send("Create", props)
+    # WHEN the same Create is delivered again (same and new RequestId)
+    again = harness.send("Create", props)
+    # THEN both answer SUCCESS with the same revision
+    assert first.response and again.response and again.response.succeeded, dump(again)
+    assert again.response.data == first.response.data
+
+
+def test_failed_create_reason_is_short_and_rollback_delete_succeeds(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN an asset whose object is missing
+    props = properties(
+        domain=repo.domain,
+        repository=repo.repository,
+        assets=[
+            {
+                "Name": "gone.bin",
+                "Bucket": repo.bucket,
+                "Key": "nope",
+                "Sha256": "0" * 64,
+                "Size": "1",
+            }
+        ],
+    )
+    # WHEN Create runs
+    failed = harness.send("Create", props)
+    # THEN FAILED with a one-line reason naming the asset, no traceback
+    assert failed.response is not None and not failed.response.succeeded, dump(failed)
+    reason = failed.response.reason
+    assert "gone.bin" in reason and "does not exist" in reason
+    assert "Traceback" not in reason and "\n" not in reason and len(reason) <= 256
+    # AND the rollback Delete with the generated physical id succeeds
+    deleted = harness.send("Delete", props, physical_id=failed.response.physical_resource_id)
+    assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
+
+
+def test_malformed_properties_fail_with_a_reason_naming_the_fields(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN properties with a missing package, a bad domain and an asset list that is a string
+    props = {
+        "Domain": "Bad_Domain",
+        "Repository": repo.repository,
+        "Namespace": "n",
+        "Version": "1",
+        "Assets": "x",
+    }
+    # WHEN Create runs
+    outcome = harness.send("Create", props)
+    # THEN FAILED (not a crash) and the reason names each problem
+    assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
+    for fragment in (
+        "Package is required",
+        "Domain: domain 'Bad_Domain' is invalid",
+        "Assets must be",
+    ):
+        assert fragment in outcome.response.reason
+
+
+def test_update_to_a_new_version_returns_a_new_physical_id(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN version 1.0.0 created
+    assets = [_asset(servers, repo, "a", b"x")]
+    old = properties(domain=repo.domain, repository=repo.repository, assets=assets)
+    created = harness.send("Create", old)
+    assert created.response and created.response.succeeded
+    # WHEN the stack bumps the version
+    new = properties(domain=repo.domain, repository=repo.repository, assets=assets, version="1.0.1")
+    updated = harness.send(
+        "Update", new, old_properties=old, physical_id=created.response.physical_resource_id
+    )
+    # THEN a new version exists under a new physical id and the old one is untouched
+    assert updated.response and updated.response.succeeded, dump(updated)
+    assert updated.response.physical_resource_id.endswith("/1.0.1")
+    versions = servers.codeartifact_client().list_package_versions(
+        domain=repo.domain,
+        repository=repo.repository,
+        format="generic",
+        namespace="tools",
+        package="mycli",
+    )["versions"]
+    assert sorted(v["version"] for v in versions) == ["1.0.0", "1.0.1"]
+
+
+def test_response_stays_under_4096_bytes_with_many_assets(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN 60 assets with long names
+    assets = [
+        _asset(servers, repo, f"{'long-asset-name-' * 3}{i:03}.bin", bytes([i])) for i in range(60)
+    ]
+    props = properties(domain=repo.domain, repository=repo.repository, assets=assets)
+    # WHEN Create runs
+    outcome = harness.send("Create", props)
+    # THEN SUCCESS, the body fits, hashes were trimmed and flagged
+    assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
+    assert outcome.raw is not None and len(outcome.raw) <= 4096
+    data = json.loads(outcome.raw)["Data"]
+    assert data[contract.Attr.ASSET_HASHES_TRUNCATED] == "true"
+    assert data[contract.Attr.ASSET_COUNT] == "60"
