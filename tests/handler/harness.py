@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeartifact_generic.bundling import HANDLER, write_bundle
 from codeartifact_generic.handler import contract
+
+from codeartifact_generic.bundling import HANDLER, write_bundle
 from codeartifact_generic.testing.local_deploy.events import make_event, make_stack_id
 from codeartifact_generic.testing.local_deploy.lambda_runner import (
     Invocation,
