@@ -30,7 +30,7 @@ __all__ = ["DUMMY_CREDENTIALS", "MotoS3Server", "free_port"]
 #: Credentials for local servers: they are never checked, but botocore insists on some.
 DUMMY_CREDENTIALS: Final[dict[str, str]] = {
     "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",  # noqa: S105 - a dummy for local servers
+    "aws_secret_access_key": "testing",
     "aws_session_token": "testing",
 }
 
@@ -53,7 +53,8 @@ class MotoS3Server:
             setting).
 
     moto serves every service it emulates on this one endpoint; this project only uses S3.
-    State lives in this process (moto's in-memory backends) and is lost on :meth:`stop`.
+    State lives in this process (moto's in-memory backends, shared by every server and
+    ``mock_aws`` in the process), so use unique bucket names per test.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
@@ -88,9 +89,17 @@ class MotoS3Server:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
         server.start()
-        _, port = server.get_host_and_port()
+        port = self._requested_port
+        if hasattr(server, "get_host_and_port"):
+            port = int(server.get_host_and_port()[1])
+        if not port:
+            # An older moto that cannot report the port it bound: use a concrete free one.
+            server.stop()
+            port = free_port(self._host)
+            server = ThreadedMotoServer(ip_address=self._host, port=port, verbose=False)
+            server.start()
         self._server = server
-        self._port = int(port)
+        self._port = port
         return self
 
     def stop(self) -> None:
@@ -104,9 +113,15 @@ class MotoS3Server:
         """A boto3 S3 client for this server with dummy credentials."""
         import boto3  # noqa: PLC0415 - keep the module importable without boto3 installed
 
-        return boto3.client(
-            "s3", endpoint_url=self.endpoint_url, region_name=region_name, **DUMMY_CREDENTIALS
+        client: S3Client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=region_name,
+            aws_access_key_id=DUMMY_CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["aws_secret_access_key"],
+            aws_session_token=DUMMY_CREDENTIALS["aws_session_token"],
         )
+        return client
 
     def __enter__(self) -> Self:
         return self.start()

@@ -81,7 +81,7 @@ class FileAsset:
 
 @dataclass(frozen=True)
 class AssetManifest:
-    """A ``*.assets.json`` file: its file assets, and the ids of docker image assets (unsupported)."""
+    """A ``*.assets.json`` file: file assets, and ids of docker image assets (unsupported)."""
 
     artifact_id: str
     path: Path
@@ -145,25 +145,38 @@ class CloudAssembly:
         known = ", ".join(s.stack_name for s in self.stacks) or "none"
         raise AssemblyError(f"no stack named {name!r} in {self.directory} (stacks: {known})")
 
-    def select(self, names: Sequence[str] | None = None, *, exclusively: bool = False) -> list[
-        StackArtifact
-    ]:
-        """Stacks to deploy, in dependency order.
+    def select(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        exclusively: bool = False,
+        extend: Literal["dependencies", "dependents"] = "dependencies",
+    ) -> list[StackArtifact]:
+        """Stacks in dependency order.
 
         ``None`` or empty selects every stack. Otherwise the named stacks plus, unless
-        ``exclusively``, every stack they depend on (as ``cdk deploy`` does).
+        ``exclusively``, every stack they depend on (``extend="dependencies"``, as
+        ``cdk deploy`` does) or every stack that depends on them (``"dependents"``, as
+        ``cdk destroy`` does).
         """
         if not names:
             return list(self.stacks)
         chosen = {self.find(name).artifact_id for name in names}
         if not exclusively:
-            by_id = {s.artifact_id: s for s in self.stacks}
+            edges: dict[str, set[str]] = {s.artifact_id: set() for s in self.stacks}
+            for stack in self.stacks:
+                for dep in stack.dependencies:
+                    if dep in edges:
+                        if extend == "dependencies":
+                            edges[stack.artifact_id].add(dep)
+                        else:
+                            edges[dep].add(stack.artifact_id)
             todo = list(chosen)
             while todo:
-                for dep in by_id[todo.pop()].dependencies:
-                    if dep in by_id and dep not in chosen:
-                        chosen.add(dep)
-                        todo.append(dep)
+                for other in edges[todo.pop()]:
+                    if other not in chosen:
+                        chosen.add(other)
+                        todo.append(other)
         return [s for s in self.stacks if s.artifact_id in chosen]
 
     def dependencies_of(self, stack: StackArtifact) -> list[StackArtifact]:

@@ -97,7 +97,9 @@ def _upload(s3: S3Client, asset: FileAsset, bucket: str, key: str) -> None:
             s3.upload_file(str(archive), bucket, key)
         return
     if source.is_dir():
-        raise AssemblyError(f"asset {asset.asset_id}: {source} is a directory but packaging is file")
+        raise AssemblyError(
+            f"asset {asset.asset_id}: {source} is a directory but packaging is file"
+        )
     s3.upload_file(str(source), bucket, key)
 
 
@@ -118,7 +120,9 @@ def publish_assets(
     for manifest in manifests:
         if manifest.docker_image_ids:
             ids = ", ".join(manifest.docker_image_ids)
-            raise AssemblyError(f"{manifest.path.name}: docker image assets are not supported ({ids})")
+            raise AssemblyError(
+                f"{manifest.path.name}: docker image assets are not supported ({ids})"
+            )
         for asset in manifest.files:
             for destination in asset.destinations:
                 bucket, key = destination.resolve(

@@ -1,0 +1,1 @@
+"""Tests of the local CloudFormation kit (codeartifact_generic.testing.local_deploy)."""

@@ -1,0 +1,278 @@
+"""Native resources, template validation, policies and template-removal cleanup."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from rich.console import Console
+
+from codeartifact_generic.testing.local_deploy import (
+    DeploymentFailed,
+    DestroyFailed,
+    LocalCloudFormation,
+)
+from codeartifact_generic.testing.s3 import MotoS3Server
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+INLINE_HANDLER = """
+from crhelper import CfnResource
+helper = CfnResource(json_logging=False, log_level="WARNING", sleep_on_delete=0)
+
+@helper.create
+@helper.update
+def upsert(event, context):
+    helper.Data["Got"] = event["ResourceProperties"].get("Value", "")
+    return "inline-" + event["LogicalResourceId"]
+
+@helper.delete
+def delete(event, context):
+    return None
+
+def handler(event, context):
+    helper(event, context)
+"""
+
+
+def write_assembly(directory: Path, stacks: dict[str, dict[str, Any]]) -> Path:
+    """A manifest with template-only stacks (no assets), in the given order."""
+    directory.mkdir(parents=True)
+    artifacts: dict[str, Any] = {}
+    for name, template in stacks.items():
+        (directory / f"{name}.template.json").write_text(json.dumps(template))
+        artifacts[name] = {
+            "type": "aws:cloudformation:stack",
+            "properties": {"templateFile": f"{name}.template.json"},
+        }
+    (directory / "manifest.json").write_text(
+        json.dumps({"version": "55.0.0", "artifacts": artifacts})
+    )
+    return directory
+
+
+@pytest.fixture
+def output() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def cfn(
+    state_dir: Path, s3_server: MotoS3Server, output: io.StringIO
+) -> Iterator[LocalCloudFormation]:
+    with LocalCloudFormation(
+        state_dir,
+        s3_endpoint=s3_server.endpoint_url,
+        console=Console(file=output, width=200),
+        lambda_retries=0,
+    ) as engine:
+        yield engine
+
+
+def test_bucket_is_real_and_a_non_empty_bucket_fails_deletion(
+    cfn: LocalCloudFormation, s3: S3Client, tmp_path: Path
+) -> None:
+    # GIVEN a stack with an S3 bucket (generated name) and a retained SSM parameter
+    template = {
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket"},
+            "Kept": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Type": "String", "Value": {"Ref": "Bucket"}},
+                "DeletionPolicy": "Retain",
+            },
+        },
+        "Outputs": {
+            "Name": {"Value": {"Ref": "Bucket"}},
+            "Arn": {"Value": {"Fn::GetAtt": ["Bucket", "Arn"]}},
+        },
+    }
+    assembly = write_assembly(tmp_path / "out", {"Store": template})
+
+    # WHEN deployed THEN the bucket exists in S3 with a CloudFormation-style lowercase name
+    (summary,) = cfn.deploy(assembly)
+    bucket = summary.outputs["Name"]
+    assert bucket.startswith("store-bucket-")
+    assert summary.outputs["Arn"] == f"arn:aws:s3:::{bucket}"
+    s3.head_bucket(Bucket=bucket)
+
+    # WHEN an object is put in it and the stack is destroyed
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(DestroyFailed) as failure:
+        cfn.destroy()
+
+    # THEN deletion fails like in AWS and the stack is DELETE_FAILED with the bucket kept
+    assert failure.value.logical_id == "Bucket"
+    assert "BucketNotEmpty" in failure.value.reason
+    stack = cfn.stack("Store")
+    assert stack is not None
+    assert stack.status == "DELETE_FAILED"
+    assert list(stack.resources) == ["Bucket"]
+
+    # WHEN emptied and destroyed again THEN it goes
+    s3.delete_object(Bucket=bucket, Key="k")
+    assert cfn.destroy() == ["Store"]
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_validation_errors_change_nothing(cfn: LocalCloudFormation, tmp_path: Path) -> None:
+    # GIVEN templates with a missing parameter value, an unknown reference, a cycle, a failing
+    # rule and an unknown import
+    broken: dict[str, dict[str, Any]] = {
+        "NoValue": {
+            "Parameters": {"Needed": {"Type": "String"}},
+            "Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": "v"}}},
+        },
+        "BadRef": {
+            "Resources": {
+                "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Ref": "Ghost"}}}
+            }
+        },
+        "Cycle": {
+            "Resources": {
+                "A": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Ref": "B"}}},
+                "B": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Ref": "A"}}},
+            }
+        },
+        "Rule": {
+            "Rules": {
+                "R": {
+                    "Assertions": [
+                        {"Assert": {"Fn::Equals": ["a", "b"]}, "AssertDescription": "a is not b"}
+                    ]
+                }
+            },
+            "Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": "v"}}},
+        },
+        "Import": {
+            "Resources": {
+                "P": {
+                    "Type": "AWS::SSM::Parameter",
+                    "Properties": {"Value": {"Fn::ImportValue": "Nope"}},
+                }
+            }
+        },
+    }
+    expected = {
+        "NoValue": "Parameters: [Needed] must have values",
+        "BadRef": "Unresolved resource dependencies [Ghost] in the Resources block",
+        "Cycle": "Circular dependency between resources: [A, B]",
+        "Rule": "a is not b",
+        "Import": "No export named Nope found.",
+    }
+    for name, template in broken.items():
+        assembly = write_assembly(tmp_path / name, {name: template})
+
+        # WHEN deployed THEN it fails before touching anything, with CloudFormation's message
+        with pytest.raises(DeploymentFailed) as failure:
+            cfn.deploy(assembly)
+        assert expected[name] in failure.value.reason, name
+        assert failure.value.logical_id is None
+        assert cfn.stack(name) is None
+
+
+def test_parameters_conditions_removal_and_inline_code(
+    cfn: LocalCloudFormation, tmp_path: Path, output: io.StringIO
+) -> None:
+    # GIVEN a stack with a parameter, a condition, an inline (ZipFile) function and a custom
+    # resource using it
+    def template(env: str, with_extra: bool) -> dict[str, Any]:
+        resources: dict[str, Any] = {
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Code": {"ZipFile": INLINE_HANDLER},
+                    "Handler": "index.handler",
+                    "Runtime": "python3.12",
+                    "Timeout": 10,
+                    "Role": "arn:aws:iam::123456789012:role/r",
+                },
+            },
+            "Echo": {
+                "Type": "Custom::Echo",
+                "Properties": {
+                    "ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]},
+                    "Value": {"Fn::If": ["IsProd", "production", {"Ref": "Env"}]},
+                },
+            },
+            "ProdOnly": {
+                "Type": "AWS::SSM::Parameter",
+                "Condition": "IsProd",
+                "Properties": {
+                    "Name": f"/prod-only/{uuid.uuid4().hex}",
+                    "Type": "String",
+                    "Value": "p",
+                },
+            },
+        }
+        if with_extra:
+            resources["Extra"] = {
+                "Type": "Custom::Echo",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}, "Value": "extra"},
+            }
+        return {
+            "Parameters": {
+                "Env": {"Type": "String", "Default": env, "AllowedValues": ["dev", "prod"]}
+            },
+            "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}},
+            "Resources": resources,
+            "Outputs": {"Got": {"Value": {"Fn::GetAtt": ["Echo", "Got"]}}},
+        }
+
+    # WHEN deployed with the default (dev) and an extra resource
+    (first,) = cfn.deploy(write_assembly(tmp_path / "v1", {"Inline": template("dev", True)}))
+
+    # THEN the condition left ProdOnly out and the inline code ran
+    assert first.outputs == {"Got": "dev"}
+    stack = cfn.stack("Inline")
+    assert stack is not None
+    assert set(stack.resources) == {"Fn", "Echo", "Extra"}
+
+    # WHEN redeployed with Env=prod (parameter override) and without Extra
+    (second,) = cfn.deploy(
+        write_assembly(tmp_path / "v2", {"Inline": template("dev", False)}),
+        parameters={"Inline": {"Env": "prod"}},
+    )
+
+    # THEN ProdOnly is created, Echo updated, and Extra deleted in the cleanup phase
+    assert second.outputs == {"Got": "production"}
+    stack = cfn.stack("Inline")
+    assert stack is not None
+    assert set(stack.resources) == {"Fn", "Echo", "ProdOnly"}
+    assert "DELETE (cleanup, removed) Extra (Custom::Echo) ... OK" in output.getvalue()
+
+    # WHEN a value outside AllowedValues is given THEN it is refused up front
+    with pytest.raises(DeploymentFailed, match="must be one of AllowedValues"):
+        cfn.deploy(
+            write_assembly(tmp_path / "v3", {"Inline": template("dev", False)}),
+            parameters={"*": {"Env": "staging"}},
+        )
+    cfn.destroy()
+
+
+def test_ssm_parameter_names_are_unique_across_stacks(
+    cfn: LocalCloudFormation, tmp_path: Path
+) -> None:
+    # GIVEN two stacks creating the same SSM parameter name
+    name = f"/dup/{uuid.uuid4().hex}"
+    param = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Name": name, "Type": "String", "Value": "v"},
+    }
+    assembly = write_assembly(
+        tmp_path / "out",
+        {"First": {"Resources": {"P": param}}, "Second": {"Resources": {"P": param}}},
+    )
+
+    # WHEN deployed THEN the second one fails like in AWS and is rolled back
+    with pytest.raises(DeploymentFailed) as failure:
+        cfn.deploy(assembly)
+    assert failure.value.stack_name == "Second"
+    assert "already exists" in failure.value.reason
+    assert cfn.state.names() == ["First"]
