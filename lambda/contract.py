@@ -83,6 +83,9 @@ MAX_ASSETS_PER_VERSION: Final = 150
 
 #: CloudFormation rejects a custom resource response body larger than this.
 MAX_RESPONSE_BYTES: Final = 4096
+#: Per-asset SHA256 attributes of assets without a synth-time hash that always fit in the
+#: response, even with the longest names and ids (the handler returns those first).
+GUARANTEED_HASH_ATTRIBUTES: Final = 16
 #: Longest failure reason we send; crhelper cuts anything past 256 characters.
 MAX_REASON_CHARS: Final = 250
 

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 from crhelper import CfnResource
+from crhelper import utils as crhelper_utils
 
 from . import contract
 from .codeartifact_repository import PackageVersionRepository
+from .deadline import NO_DEADLINE, Deadline
 from .errors import PublishFailed, reason_for
 from .log import LOGGER, log_line
 from .operations import publish, response_data
@@ -41,9 +43,37 @@ _S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_tim
 Handler = Callable[[Mapping[str, Any], Any], str]
 
 
+#: Event keys crhelper needs before it can answer at all.
+_REQUIRED_EVENT_KEYS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId")
+
+
 def handler(event: Mapping[str, Any], context: Any) -> None:
     """Lambda handler: crhelper answers CloudFormation, whatever happens inside."""
+    missing = [key for key in _REQUIRED_EVENT_KEYS if not isinstance(event.get(key), str)]
+    if missing:
+        # crhelper would fail before storing the ResponseURL and then retry a stale one forever.
+        _answer_malformed(event, missing)
+        return
     helper(event, context)
+
+
+def _answer_malformed(event: Mapping[str, Any], missing: list[str]) -> None:
+    reason = f"malformed CloudFormation event: missing {', '.join(missing)}"
+    log_line("malformed_event", level=logging.ERROR, missing=missing)
+    url = event.get("ResponseURL")
+    if not isinstance(url, str):
+        return  # nowhere to answer
+    body = {
+        "Status": "FAILED",
+        "Reason": reason,
+        "PhysicalResourceId": str(event.get("PhysicalResourceId") or "malformed-event"),
+        "StackId": str(event.get("StackId", "")),
+        "RequestId": str(event.get("RequestId", "")),
+        "LogicalResourceId": str(event.get("LogicalResourceId", "")),
+        "Data": {},
+    }
+    # crhelper keeps its response PUT (with retries and TLS handling) private.
+    crhelper_utils._send_response(url, body, None)  # type: ignore[attr-defined]
 
 
 @functools.cache
@@ -77,6 +107,21 @@ def _account_of(context: Any) -> str:
     return parts[4] if len(parts) > 4 else ""
 
 
+def _keep_physical_id_on_timeout(event: Mapping[str, Any]) -> None:
+    """Give crhelper's timeout answer a valid physical id (it would send an empty one).
+
+    Create gets a generated id so that the rollback Delete of a failed Create touches nothing.
+    """
+    helper.PhysicalResourceId = event.get("PhysicalResourceId") or helper.generate_physical_id(
+        event
+    )
+
+
+def _deadline(context: Any) -> Deadline:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return Deadline(remaining) if callable(remaining) else NO_DEADLINE
+
+
 def _request(event: Mapping[str, Any], context: Any) -> VersionRequest:
     properties = event.get("ResourceProperties")
     if not isinstance(properties, Mapping):
@@ -89,6 +134,7 @@ def _request(event: Mapping[str, Any], context: Any) -> VersionRequest:
 @_readable_failures
 def publish_version(event: Mapping[str, Any], context: Any) -> str:
     """Create/Update: publish the declared version (idempotent) and return its physical id."""
+    _keep_physical_id_on_timeout(event)
     request = _request(event, context)
     log_line(
         "start",
@@ -99,7 +145,10 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
         assets=len(request.assets),
     )
     result = publish(
-        request, S3ObjectSource(_s3()), PackageVersionRepository(_codeartifact(), request)
+        request,
+        S3ObjectSource(_s3()),
+        PackageVersionRepository(_codeartifact(), request),
+        deadline=_deadline(context),
     )
     physical_id = request.physical_id
 

@@ -12,10 +12,13 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
+
 from . import contract
 from .codeartifact_repository import PackageVersionRepository, StoredAsset, VersionState
 from .contract import Status
-from .errors import PublishFailed, reason_for
+from .deadline import NO_DEADLINE, Deadline
+from .errors import PublishFailed, client_error_code, reason_for
 from .log import log_line
 from .properties import AssetSpec, VersionRequest
 from .s3_source import ObjectInfo, S3ObjectSource
@@ -35,7 +38,7 @@ class PublishResult:
 class _Planned:
     spec: AssetSpec
     info: ObjectInfo
-    #: SHA256 known before any byte is read: declared at synth or stored by S3.
+    #: SHA256 once known: declared at synth, stored by S3, or computed while reading.
     sha256: str | None
 
 
@@ -45,6 +48,7 @@ def publish(
     repository: PackageVersionRepository,
     *,
     spool_dir: str | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> PublishResult:
     """Make CodeArtifact hold ``request``'s version with exactly its assets and status."""
     existing = repository.describe()
@@ -56,23 +60,42 @@ def publish(
         )
     _reject_foreign_assets(request, stored)
     plans = [_plan(spec, source) for spec in request.assets]
-    _reject_changed(request, [(p.spec, p.sha256) for p in plans], stored)
+    # Every stored asset must be these bytes before anything is written (a publish could
+    # otherwise seal a version with stale bytes): hash those nobody knows, one read each.
+    for plan in plans:
+        if plan.spec.name in stored and plan.sha256 is None:
+            plan.sha256 = _hash_object(plan, source, deadline)
+    _reject_changed(request, plans, stored)
 
     if existing is not None and existing.status != Status.UNFINISHED:
-        # Published: assets can no longer be added, so every one must already match.
-        sha256s = _verify_all_stored(request, plans, source, stored)
+        # Published: assets can no longer be added, so every one must already be there.
+        missing = [p.spec.name for p in plans if p.spec.name not in stored]
+        if missing:
+            raise PublishFailed(
+                f"{request.label} is already Published without {_names(missing)}; "
+                "bump the version to publish a different set of assets"
+            )
         log_line("already_published", version=request.label, revision=existing.revision)
-        return PublishResult(existing, sha256s)
+        return _result(existing, plans)
 
     try:
-        state, sha256s = _publish_missing(request, plans, source, repository, stored, spool_dir)
-        if state is None or state.status != request.status:
-            state = _finish(request, repository, state)
+        state = _publish_missing(request, plans, source, repository, stored, spool_dir, deadline)
+        return _result(_finish(request, repository, state), plans)
+    except ClientError as error:
+        settled = _settled_by_another_writer(request, repository, plans, error)
+        if settled is not None:
+            return settled
+        if existing is None:
+            _remove_unfinished(request, repository, error)
+        raise
     except BaseException as error:
         if existing is None:
             _remove_unfinished(request, repository, error)
         raise
-    return PublishResult(state, sha256s)
+
+
+def _result(state: VersionState, plans: Sequence[_Planned]) -> PublishResult:
+    return PublishResult(state, tuple(p.sha256 or "" for p in plans))
 
 
 def _plan(spec: AssetSpec, source: S3ObjectSource) -> _Planned:
@@ -97,37 +120,18 @@ def _reject_foreign_assets(request: VersionRequest, stored: dict[str, StoredAsse
 
 
 def _reject_changed(
-    request: VersionRequest,
-    known: Sequence[tuple[AssetSpec, str | None]],
-    stored: dict[str, StoredAsset],
+    request: VersionRequest, plans: Sequence[_Planned], stored: dict[str, StoredAsset]
 ) -> None:
     changed = [
-        spec.name
-        for spec, sha256 in known
-        if sha256 and spec.name in stored and stored[spec.name].sha256 != sha256
+        p.spec.name
+        for p in plans
+        if p.sha256 and p.spec.name in stored and stored[p.spec.name].sha256 != p.sha256
     ]
     if changed:
         raise PublishFailed(
             f"{request.label} already exists and the SHA256 of {_names(changed)} differs "
             "from what CodeArtifact holds; bump the version to publish the new bytes"
         )
-
-
-def _verify_all_stored(
-    request: VersionRequest,
-    plans: Sequence[_Planned],
-    source: S3ObjectSource,
-    stored: dict[str, StoredAsset],
-) -> tuple[str, ...]:
-    missing = [p.spec.name for p in plans if p.spec.name not in stored]
-    if missing:
-        raise PublishFailed(
-            f"{request.label} is already Published without {_names(missing)}; "
-            "bump the version to publish a different set of assets"
-        )
-    sha256s = [p.sha256 or _hash_object(p, source) for p in plans]
-    _reject_changed(request, [(p.spec, h) for p, h in zip(plans, sha256s, strict=True)], stored)
-    return tuple(sha256s)
 
 
 def _publish_missing(
@@ -137,22 +141,15 @@ def _publish_missing(
     repository: PackageVersionRepository,
     stored: dict[str, StoredAsset],
     spool_dir: str | None,
-) -> tuple[VersionState | None, tuple[str, ...]]:
-    sha256s: list[str] = []
+    deadline: Deadline,
+) -> VersionState | None:
     todo = [p for p in plans if p.spec.name not in stored]
     state: VersionState | None = None
-    for plan in plans:
-        if plan.spec.name in stored:
-            # Resuming: the stored copy must be these bytes (hash them if nobody knows).
-            sha256 = plan.sha256 or _hash_object(plan, source)
-            _reject_changed(request, [(plan.spec, sha256)], stored)
-            sha256s.append(sha256)
-            continue
-        last = plan is todo[-1]
-        unfinished = not (last and request.status == Status.PUBLISHED)
-        state, sha256 = _publish_one(plan, source, repository, unfinished, spool_dir)
-        sha256s.append(sha256)
-    return state, tuple(sha256s)
+    for number, plan in enumerate(todo, start=1):
+        deadline.check(f"starting asset {plan.spec.name!r} ({number} of {len(todo)} to publish)")
+        unfinished = not (plan is todo[-1] and request.status == Status.PUBLISHED)
+        state = _publish_one(plan, source, repository, unfinished, spool_dir, deadline)
+    return state
 
 
 def _publish_one(
@@ -161,29 +158,28 @@ def _publish_one(
     repository: PackageVersionRepository,
     unfinished: bool,
     spool_dir: str | None,
-) -> tuple[VersionState, str]:
+    deadline: Deadline,
+) -> VersionState:
     spec, info = plan.spec, plan.info
-    progress = Progress(spec.name, info.size)
+    progress = Progress(spec.name, info.size, deadline)
     if plan.sha256 is not None:
+        sha256 = plan.sha256
         path = "stream-declared-sha256" if spec.sha256 else "stream-s3-checksum"
         body = HashingBody(
-            lambda: source.open(spec, info),
-            info.size,
-            expected_sha256=plan.sha256,
-            progress=progress,
+            lambda: source.open(spec, info), info.size, expected_sha256=sha256, progress=progress
         )
         with closing(body):
             try:
-                state = repository.publish(spec.name, body, plan.sha256, unfinished=unfinished)
+                state = repository.publish(spec.name, body, sha256, unfinished=unfinished)
             except Exception:
                 # botocore wraps errors raised while sending the body; ours is the reason.
-                if body.mismatch is not None:
-                    raise body.mismatch from None
+                if body.failure is not None:
+                    raise body.failure from None
                 raise
-        sha256 = plan.sha256
     else:
         path = "spool-tmp"
         spooled, sha256 = spool(source.open(spec, info), progress, spool_dir)
+        plan.sha256 = sha256
         with spooled:
             state = repository.publish(spec.name, spooled, sha256, unfinished=unfinished)
     log_line(
@@ -195,11 +191,11 @@ def _publish_one(
         path=path,
         status=state.status,
     )
-    return state, sha256
+    return state
 
 
-def _hash_object(plan: _Planned, source: S3ObjectSource) -> str:
-    progress = Progress(plan.spec.name, plan.info.size)
+def _hash_object(plan: _Planned, source: S3ObjectSource, deadline: Deadline) -> str:
+    progress = Progress(plan.spec.name, plan.info.size, deadline)
     return hash_only(source.open(plan.spec, plan.info), progress)
 
 
@@ -218,11 +214,43 @@ def _finish(
     return current
 
 
+def _settled_by_another_writer(
+    request: VersionRequest,
+    repository: PackageVersionRepository,
+    plans: Sequence[_Planned],
+    error: ClientError,
+) -> PublishResult | None:
+    """After a ConflictException: the version may already be exactly what we declared.
+
+    That happens when another writer (or a retried request the server had already
+    committed) finished it meanwhile; then there is nothing left to do.
+    """
+    if client_error_code(error) != "ConflictException" or any(p.sha256 is None for p in plans):
+        return None
+    state = repository.describe()
+    if state is None or state.status != request.status:
+        return None
+    stored = {name: asset.sha256 for name, asset in repository.assets().items()}
+    if stored != {p.spec.name: p.sha256 for p in plans}:
+        return None
+    log_line("settled_meanwhile", version=request.label, revision=state.revision)
+    return _result(state, plans)
+
+
 def _remove_unfinished(
     request: VersionRequest, repository: PackageVersionRepository, cause: BaseException
 ) -> None:
-    """Best effort: delete the Unfinished version this failed run created."""
+    """Best effort: delete the Unfinished version this failed run created.
+
+    A version holding an asset this run does not declare was created by someone else
+    meanwhile, and is left alone.
+    """
     try:
+        if repository.describe() is None:
+            return
+        if set(repository.assets()) - {a.name for a in request.assets}:
+            log_line("cleanup_skipped_foreign_assets", version=request.label)
+            return
         deleted = repository.delete(expected_status=Status.UNFINISHED)
     except Exception as error:  # the original failure is what matters
         log_line("cleanup_failed", version=request.label, reason=reason_for(error))
@@ -258,8 +286,10 @@ def response_data(
         attr.ASSET_COUNT: str(len(request.assets)),
         attr.ASSET_HASHES_TRUNCATED: "false",
     }
-    for index, sha256 in enumerate(result.sha256s):
-        candidate = {**data, attr.asset_sha256(index): sha256}
+    # Hashes the stack could not know at synth come first: only they are read with GetAtt.
+    order = sorted(range(len(result.sha256s)), key=lambda i: request.assets[i].sha256 is not None)
+    for index in order:
+        candidate = {**data, attr.asset_sha256(index): result.sha256s[index]}
         if not fits(candidate):
             data[attr.ASSET_HASHES_TRUNCATED] = "true"
             break

@@ -87,7 +87,10 @@ def _failure(asset: AssetSpec, error: ClientError) -> PublishFailed:
     if code in _NOT_FOUND or status == "404":
         what = "does not exist"
     elif code in _DENIED or status == "403":
-        what = "cannot be read: access denied (check the bucket policy and KMS key)"
+        what = (
+            "cannot be read: access denied (check the bucket policy and KMS key; "
+            "without s3:ListBucket a missing object also reads as denied)"
+        )
     elif code in _CHANGED or status == "412":
         what = "changed while it was being published; deploy again"
     else:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Protocol
 
+from .deadline import NO_DEADLINE, Deadline, OutOfTime
+from .errors import PublishFailed
 from .log import log_line
 
 #: Bytes read from S3 per call: large enough for throughput, small enough for memory.
@@ -35,8 +37,15 @@ class AssetContentMismatch(Exception):
 class Progress:
     """Rate-limited progress lines for one asset, plus the final summary values."""
 
-    def __init__(self, asset_name: str, size: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        asset_name: str,
+        size: int,
+        deadline: Deadline = NO_DEADLINE,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.asset_name = asset_name
+        self._deadline = deadline
         self.size = size
         self._clock = clock
         self.started = clock()
@@ -44,8 +53,14 @@ class Progress:
         self.done = 0
 
     def advance(self, nbytes: int) -> None:
-        """Count ``nbytes`` more; log a progress line at most every PROGRESS_EVERY_SECONDS."""
+        """Count ``nbytes`` more; log a progress line at most every PROGRESS_EVERY_SECONDS.
+
+        Raises :class:`OutOfTime` when the invocation is about to time out.
+        """
         self.done += nbytes
+        self._deadline.check(
+            f"publishing asset {self.asset_name!r} ({self.done} of {self.size} bytes read)"
+        )
         now = self._clock()
         if now - self._last_line >= PROGRESS_EVERY_SECONDS:
             self._last_line = now
@@ -86,14 +101,15 @@ class HashingBody:
         self._expected = expected_sha256
         self._progress = progress
         self._source: Readable | None = None
-        #: The mismatch found, if any: retrying cannot help, so rewinding re-raises it.
-        self.mismatch: AssetContentMismatch | None = None
+        #: A failure retrying cannot help (a mismatch, an unreadable source, no time left):
+        #: rewinding re-raises it, and the caller reports it instead of botocore's wrapper.
+        self.failure: Exception | None = None
         self._reset()
 
     def _reset(self) -> None:
         self._hash = hashlib.sha256()
         self._position = 0
-        self._pending = b""
+        self._pending = memoryview(b"")
         self._digest: str | None = None
         self._source_done = False
 
@@ -112,8 +128,8 @@ class HashingBody:
         """Rewind to the start by re-opening the source; other positions are unsupported."""
         if (offset, whence) != (0, io.SEEK_SET):
             raise io.UnsupportedOperation("HashingBody can only seek to the start")
-        if self.mismatch is not None:
-            raise self.mismatch
+        if self.failure is not None:
+            raise self.failure
         if self._position or self._source is not None:
             self.close()
             self._progress.done = 0
@@ -126,15 +142,16 @@ class HashingBody:
             return b"".join(iter(lambda: self.read(CHUNK_BYTES), b""))
         while not self._pending and not self._source_done:
             self._fill()
+        # Slicing a memoryview copies nothing; only the bytes handed out are copied.
         chunk, self._pending = self._pending[:amt], self._pending[amt:]
         self._position += len(chunk)
-        return chunk
+        return chunk.tobytes()
 
     def _fill(self) -> None:
         try:
             self._fill_once()
-        except AssetContentMismatch as mismatch:
-            self.mismatch = mismatch
+        except (AssetContentMismatch, PublishFailed, OutOfTime) as failure:
+            self.failure = failure
             raise
 
     def _fill_once(self) -> None:
@@ -158,7 +175,7 @@ class HashingBody:
         self._progress.advance(len(chunk))
         if seen == self._size:
             self._finish()
-        self._pending = chunk
+        self._pending = memoryview(chunk)
 
     def _finish(self) -> None:
         self._source_done = True

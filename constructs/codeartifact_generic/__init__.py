@@ -27,7 +27,13 @@ _EXPORTS = {
     "ValidationError": ".validation",
 }
 
-__all__ = ["BoundAsset", "GenericPackageVersion", "PackageAsset", "ValidationError", "VersionStatus"]
+__all__ = [
+    "BoundAsset",
+    "GenericPackageVersion",
+    "PackageAsset",
+    "ValidationError",
+    "VersionStatus",
+]
 
 
 def __getattr__(name: str) -> Any:

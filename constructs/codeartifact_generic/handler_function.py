@@ -6,7 +6,8 @@ policy grows by ARNs, not by statements, as versions are added.
 
 from __future__ import annotations
 
-from aws_cdk import DockerImage, Duration, Stack
+import jsii
+from aws_cdk import DockerImage, Duration, IStableNumberProducer, Lazy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -31,6 +32,23 @@ PUBLISHER_ACTIONS = (
 )
 #: CodeArtifact actions the handler needs on a repository.
 REPOSITORY_ACTIONS = ("codeartifact:DescribeRepository",)
+
+
+#: /tmp of the handler when nothing needs spooling (the Lambda default), and when an asset of
+#: unknown SHA256 may be spooled there (the Lambda maximum: assets may be up to 5 GB).
+DEFAULT_EPHEMERAL_MIB = 512
+SPOOL_EPHEMERAL_MIB = 10240
+
+
+@jsii.implements(IStableNumberProducer)
+class _SpoolSpace:
+    """Ephemeral storage decided at synth, once every version of the stack is declared."""
+
+    def __init__(self, provider: HandlerProvider) -> None:
+        self._provider = provider
+
+    def produce(self) -> int:
+        return SPOOL_EPHEMERAL_MIB if self._provider.spools else DEFAULT_EPHEMERAL_MIB
 
 
 class HandlerProvider(Construct):
@@ -67,7 +85,13 @@ class HandlerProvider(Construct):
             ),
             timeout=HANDLER_TIMEOUT,
             memory_size=1024,
+            ephemeral_storage_size=Size.mebibytes(Lazy.number(_SpoolSpace(self))),
+            # CloudFormation invokes asynchronously: a retry after the handler already answered
+            # FAILED (e.g. at its timeout) could still publish while the stack rolls back.
+            retry_attempts=0,
         )
+        #: True once an asset without a synth-time SHA256 is declared: it may be spooled.
+        self.spools = False
         self._package_statement = iam.PolicyStatement(actions=list(PUBLISHER_ACTIONS))
         self._repository_statement = iam.PolicyStatement(actions=list(REPOSITORY_ACTIONS))
         self._read_statements: dict[tuple[str, ...], iam.PolicyStatement] = {}
@@ -93,6 +117,7 @@ class HandlerProvider(Construct):
 
     def allow_reading(self, asset: BoundAsset) -> None:
         """Let the handler read ``asset``'s object (only that object) and decrypt it."""
+        self.spools = self.spools or asset.sha256 is None
         statement = self._read_statements.get(asset.read_actions)
         if statement is None:
             statement = iam.PolicyStatement(actions=list(asset.read_actions))

@@ -142,8 +142,6 @@ class GenericPackageVersion(Construct):
                 Prop.ASSETS: [_asset_property(a) for a in self.assets],
             },
         )
-        # The role's policy must exist before the handler publishes.
-        self._resource.node.add_dependency(provider.function)
 
     @property
     def attr_version_revision(self) -> str:
@@ -166,10 +164,24 @@ class GenericPackageVersion(Construct):
         return self._resource
 
     def asset_sha256(self, name: str) -> str:
-        """SHA256 of the asset called ``name``: a literal when known at synth, else a GetAtt."""
+        """SHA256 of the asset called ``name``: a literal when known at synth, else a GetAtt.
+
+        The response that carries the GetAtt values is limited to 4096 bytes, so only the first
+        ``GUARANTEED_HASH_ATTRIBUTES`` (16) assets without a known hash can be read this way.
+        """
+        unknown = 0
         for index, bound in enumerate(self.assets):
             if bound.name == name:
-                return bound.sha256 or self._resource.get_att_string(Attr.asset_sha256(index))
+                if bound.sha256:
+                    return bound.sha256
+                if unknown >= contract.GUARANTEED_HASH_ATTRIBUTES:
+                    raise ValueError(
+                        f"{self.node.path}: the SHA256 of {name!r} may not fit in the custom "
+                        f"resource response (only the first {contract.GUARANTEED_HASH_ATTRIBUTES} "
+                        "assets without a known hash do); pass sha256= to from_bucket"
+                    )
+                return self._resource.get_att_string(Attr.asset_sha256(index))
+            unknown += bound.sha256 is None
         raise KeyError(f"{self.node.path} has no asset named {name!r}")
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
+import pytest
 from codeartifact_generic.handler import contract
 
 from .conftest import Repo, Servers
@@ -169,3 +171,55 @@ def test_response_stays_under_4096_bytes_with_many_assets(
     data = json.loads(outcome.raw)["Data"]
     assert data[contract.Attr.ASSET_HASHES_TRUNCATED] == "true"
     assert data[contract.Attr.ASSET_COUNT] == "60"
+
+
+def test_event_without_stack_id_still_gets_a_failed_answer(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN an event that lacks StackId (crhelper alone would never answer)
+    props = properties(
+        domain=repo.domain, repository=repo.repository, assets=[_asset(servers, repo, "a", b"x")]
+    )
+    # WHEN it is delivered
+    outcome = harness.send("Create", props, raw_event={"StackId": None})
+    # THEN a FAILED answer naming the problem reaches the ResponseURL
+    assert outcome.raw is not None, dump(outcome)
+    answer = json.loads(outcome.raw)
+    assert answer["Status"] == "FAILED"
+    assert "missing StackId" in answer["Reason"]
+
+
+def test_slow_publish_stops_before_the_timeout_and_cleans_up(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN a CodeArtifact that answers the first publish slowly, and a short Lambda timeout
+    props = properties(
+        domain=repo.domain,
+        repository=repo.repository,
+        assets=[_asset(servers, repo, "first", b"1"), _asset(servers, repo, "second", b"2")],
+    )
+
+    def slow_publish(operation: str, _request: object) -> None:
+        if operation == "PublishPackageVersion":
+            servers.emulator.before_dispatch.remove(slow_publish)
+            time.sleep(4)
+
+    servers.emulator.before_dispatch.append(slow_publish)
+    # WHEN Create runs with 8 seconds to live
+    outcome = harness.send("Create", props, timeout_seconds=8)
+    # THEN it answers FAILED in time, naming the asset it stopped at, with a valid physical id
+    assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
+    assert "stopped before the Lambda timeout" in outcome.response.reason
+    assert "'second'" in outcome.response.reason
+    assert not outcome.invocation.timed_out
+    # AND the Unfinished version it had started is gone
+    client = servers.codeartifact_client()
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_package_version(
+            domain=repo.domain,
+            repository=repo.repository,
+            format="generic",
+            namespace="tools",
+            package="mycli",
+            packageVersion="1.0.0",
+        )

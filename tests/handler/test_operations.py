@@ -221,17 +221,79 @@ def test_missing_repository_fails_clearly(servers: Servers, repo: Repo) -> None:
         _run(servers, request)
 
 
-def test_response_data_is_trimmed_to_fit(servers: Servers, repo: Repo) -> None:
-    # GIVEN a result with many asset hashes
+def test_response_data_is_trimmed_to_fit_keeping_unknown_hashes_first(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN a result with 100 asset hashes, of which only the last 5 were unknown at synth
     _put(servers, repo, "k/a.bin", b"x")
-    request = _request(repo, [_spec(repo, "a.bin", b"x")])
-    result = _run(servers, request)
-    many = type(result)(
-        result.state, tuple(hashlib.sha256(bytes([i])).hexdigest() for i in range(100))
-    )
+    result = _run(servers, _request(repo, [_spec(repo, "a.bin", b"x")]))
+    hashes = [hashlib.sha256(bytes([i])).hexdigest() for i in range(100)]
+    specs = [
+        AssetSpec(
+            name=f"f{i}", bucket=repo.bucket, key=f"k/{i}", sha256=None if i >= 95 else hashes[i]
+        )
+        for i in range(100)
+    ]
+    many = type(result)(result.state, tuple(hashes))
     # WHEN the data must fit a small budget
-    data = response_data(request, many, lambda d: len(str(d)) < 2000)
+    data = response_data(_request(repo, specs), many, lambda d: len(str(d)) < 2000)
     # THEN the core attributes are all there, hashes are cut and the cut is flagged
     assert data["VersionRevision"] == result.state.revision
     assert data["AssetHashesTruncated"] == "true"
-    assert 0 < sum(k.startswith("Asset") and k.endswith("Sha256") for k in data) < 100
+    included = [k for k in data if k.startswith("Asset") and k.endswith("Sha256")]
+    assert 5 < len(included) < 100
+    # AND the hashes only the deploy could know are all included
+    assert {f"Asset{i}Sha256" for i in range(95, 100)} <= set(included)
+
+
+def test_stale_stored_asset_is_found_before_the_version_is_sealed(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN an Unfinished version holding b.bin="old" (an interrupted run)
+    _put(servers, repo, "k/b.bin", b"old")
+    _run(servers, _request(repo, [_spec(repo, "b.bin", None, declare=False)], status="Unfinished"))
+    # AND a new declaration: a new asset first, then b.bin whose S3 object now holds other bytes
+    _put(servers, repo, "k/a.bin", b"new asset")
+    _put(servers, repo, "k/b.bin", b"new")
+    request = _request(
+        repo, [_spec(repo, "a.bin", b"new asset"), _spec(repo, "b.bin", None, declare=False)]
+    )
+    # WHEN published
+    with pytest.raises(PublishFailed, match=r"SHA256 of 'b.bin' differs"):
+        _run(servers, request)
+    # THEN nothing was written: the version is still Unfinished with only the old b.bin
+    assert _stored(servers, request) == (
+        "Unfinished",
+        {"b.bin": hashlib.sha256(b"old").hexdigest()},
+    )
+
+
+def test_version_finished_by_another_writer_meanwhile_counts_as_success(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN a publish that races with another writer publishing the identical version
+    _put(servers, repo, "k/a.bin", b"same bytes")
+    request = _request(repo, [_spec(repo, "a.bin", b"same bytes")])
+    other = servers.codeartifact_client()
+
+    def other_writer_first(operation: str, _request: object) -> None:
+        servers.emulator.before_dispatch.remove(other_writer_first)
+        if operation == "PublishPackageVersion":
+            other.publish_package_version(
+                domain=repo.domain,
+                repository=repo.repository,
+                format="generic",
+                namespace="tools",
+                package="mycli",
+                packageVersion="1.0.0",
+                assetName="a.bin",
+                assetContent=b"same bytes",
+                assetSHA256=hashlib.sha256(b"same bytes").hexdigest(),
+            )
+
+    servers.emulator.before_dispatch.append(other_writer_first)
+    # WHEN our publish then meets a ConflictException
+    result = _run(servers, request)
+    # THEN it succeeds with the version as it is
+    assert result.state.status == "Published"
+    assert _stored(servers, request)[1] == {"a.bin": hashlib.sha256(b"same bytes").hexdigest()}

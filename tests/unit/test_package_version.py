@@ -249,3 +249,37 @@ def test_cloudformation_sends_delete_so_the_handler_applies_the_removal_policy(
     resource = next(iter(Template.from_stack(stack).find_resources(RESOURCE).values()))
     assert resource.get("DeletionPolicy", "Delete") == "Delete"
     assert resource.get("UpdateReplacePolicy", "Delete") == "Delete"
+
+
+def test_tmp_space_grows_only_when_an_asset_may_be_spooled(tmp_path: Path) -> None:
+    # GIVEN a stack with only synth-time hashes, and one with an S3 object of unknown hash
+    def storage(*assets: PackageAsset) -> object:
+        stack = cdk.Stack(cdk.App(outdir=str(tmp_path / f"out{len(assets)}")), "S")
+        _version(stack, "V", list(assets))
+        (function,) = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+        return function["Properties"]["EphemeralStorage"]["Size"]
+
+    (tmp_path / "a.bin").write_bytes(b"a")
+    local = PackageAsset.from_file(str(tmp_path / "a.bin"))
+    # THEN /tmp stays at the Lambda default, or is the maximum when spooling may happen
+    assert storage(local) == 512
+    assert storage(local, PackageAsset.from_bucket("bucket", "k/m.bin")) == 10240
+
+
+def test_handler_is_not_retried_after_answering(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    _version(stack, "V", [PackageAsset.from_file(str(make_file("a.bin", b"a")))])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0}
+    )
+
+
+def test_hash_attributes_beyond_the_guaranteed_count_are_refused(stack: cdk.Stack) -> None:
+    # GIVEN 17 bucket assets without a known hash
+    assets = [PackageAsset.from_bucket("bucket", f"k/{i}.bin") for i in range(17)]
+    version = _version(stack, "V", assets)
+    # THEN the first 16 hashes are GetAtts, the 17th is refused at synth with the fix
+    assert "Fn::GetAtt" in json.dumps(stack.resolve(version.asset_sha256("15.bin")))
+    with pytest.raises(ValueError, match="pass sha256= to from_bucket"):
+        version.asset_sha256("16.bin")
