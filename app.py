@@ -6,7 +6,7 @@
   synth, and inline data).
 - ``Consumer``: reads the CLI version's revision from ``Packages`` (a cross-stack reference).
 
-Context: ``-c version=1.4.0`` sets the CLI's version.
+Context: ``-c version=1.4.0`` sets the CLI's version, ``-c domain=demo-domain`` the domain name.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class CodeArtifactRepoStack(cdk.Stack):
 
     def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
-        self.domain = codeartifact.CfnDomain(self, "Domain", domain_name="demo-domain")
+        domain_name = str(self.node.try_get_context("domain") or "demo-domain")
+        self.domain = codeartifact.CfnDomain(self, "Domain", domain_name=domain_name)
         self.repository = codeartifact.CfnRepository(
             self,
             "Repository",
@@ -42,7 +43,13 @@ class PackagesStack(cdk.Stack):
     """Package versions declared next to the infrastructure that uses them."""
 
     def __init__(
-        self, scope: Construct, id: str, *, repo: CodeArtifactRepoStack, cli_version: str, **kwargs: object
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        repo: CodeArtifactRepoStack,
+        cli_version: str,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         domain, repository = repo.domain.attr_name, repo.repository.attr_name
@@ -77,14 +84,17 @@ class PackagesStack(cdk.Stack):
 class ConsumerStack(cdk.Stack):
     """Infrastructure that consumes a published version from another stack."""
 
-    def __init__(self, scope: Construct, id: str, *, packages: PackagesStack, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, packages: PackagesStack, **kwargs: object
+    ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         parameter = ssm.StringParameter(
             self,
             "CliRelease",
             parameter_name="/demo/mycli/release",
             string_value=cdk.Fn.join(
-                "@", [packages.cli.package, packages.cli.version, packages.cli.attr_version_revision]
+                "@",
+                [packages.cli.package, packages.cli.version, packages.cli.attr_version_revision],
             ),
         )
         cdk.CfnOutput(self, "CliReleaseValue", value=parameter.string_value)
