@@ -39,7 +39,8 @@ typecheck: setup
 	rm -rf build/typecheck && mkdir -p build/typecheck/codeartifact_generic
 	ln -s $(CURDIR)/constructs/codeartifact_generic/* build/typecheck/codeartifact_generic/
 	ln -s $(CURDIR)/lambda build/typecheck/codeartifact_generic/handler
-	$(VENV)/bin/mypy -p codeartifact_generic app.py
+	$(VENV)/bin/mypy -p codeartifact_generic
+	$(VENV)/bin/mypy app.py
 
 bench: setup
 	$(PY) -m pytest -q tests/bench --run-bench

@@ -120,7 +120,7 @@ def inspect(cfn: LocalCloudFormation, client: CodeArtifactClient) -> list[Versio
             name = asset[contract.AssetProp.NAME]
             body = client.get_package_version_asset(**coords, asset=name)["asset"]
             digest = hashlib.sha256()
-            for chunk in iter(lambda: body.read(1024 * 1024), b""):
+            while chunk := body.read(1024 * 1024):
                 digest.update(chunk)
             checks.append(
                 AssetCheck(
