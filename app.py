@@ -4,7 +4,9 @@
 - ``CodeArtifactRepo``: the domain ``demo-domain`` and repository ``generic-releases``.
 - ``Packages``: ``tools/mycli`` (one file) and ``ml/model-bundle`` (a file, a directory zipped at
   synth, and inline data).
-- ``Consumer``: reads the CLI version's revision from ``Packages`` (a cross-stack reference).
+- ``Consumer``: reads the CLI version's revision from ``Packages`` through SSM parameters, a
+  reference that survives version bumps (a strong export would block them); the domain and
+  repository names, which never change, are strong references.
 
 Context: ``-c version=1.4.0`` sets the CLI's version, ``-c domain=demo-domain`` the domain name.
 """
@@ -18,9 +20,11 @@ from aws_cdk import aws_codeartifact as codeartifact
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from codeartifact_generic import GenericPackageVersion, PackageAsset
+from codeartifact_generic import GenericPackageVersion, PackageAsset, PackageVersionReference
 
 HERE = Path(__file__).parent / "example"
+#: Where the CLI version's attributes are published for other stacks.
+CLI_REFERENCE = "/demo/packages/mycli"
 
 
 class CodeArtifactRepoStack(cdk.Stack):
@@ -62,6 +66,7 @@ class PackagesStack(cdk.Stack):
             package="mycli",
             version=cli_version,
             assets=[PackageAsset.from_file(str(HERE / "dist" / "mycli.tar.gz"))],
+            reference_parameter_prefix=CLI_REFERENCE,
         )
         self.model = GenericPackageVersion(
             self,
@@ -76,6 +81,8 @@ class PackagesStack(cdk.Stack):
                 PackageAsset.from_directory(str(HERE / "docs"), name="docs.zip"),
                 PackageAsset.from_data("NOTES.txt", "Trained on the demo data set.\n"),
             ],
+            # A bundle rebuilt on every release: removed with the stack (the CLI is retained).
+            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         cdk.CfnOutput(self, "CliRevision", value=self.cli.attr_version_revision)
         cdk.CfnOutput(self, "ModelRevision", value=self.model.attr_version_revision)
@@ -88,13 +95,16 @@ class ConsumerStack(cdk.Stack):
         self, scope: Construct, id: str, *, packages: PackagesStack, **kwargs: object
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        self.add_dependency(packages)  # the parameters must exist before this stack reads them
+        cli = PackageVersionReference.from_parameters(self, parameter_prefix=CLI_REFERENCE)
         parameter = ssm.StringParameter(
             self,
             "CliRelease",
             parameter_name="/demo/mycli/release",
+            # The package name never changes: a plain value. Version and revision change with
+            # every bump: read from SSM at deploy time, so no export pins them.
             string_value=cdk.Fn.join(
-                "@",
-                [packages.cli.package, packages.cli.version, packages.cli.attr_version_revision],
+                "@", [packages.cli.package, cli.version, cli.version_revision]
             ),
         )
         cdk.CfnOutput(self, "CliReleaseValue", value=parameter.string_value)

@@ -119,12 +119,20 @@ class PackageVersionRepository:
         state = response["successfulVersions"][version]
         return VersionState(status=state["status"], revision=state["revision"])
 
-    def delete(self, *, expected_status: str) -> bool:
-        """Delete the version if it still has ``expected_status``; True when it was deleted."""
+    def delete(self, *, expected_status: str | None = None) -> bool:
+        """Delete the version (if it still has ``expected_status``); True when it was deleted."""
+        condition = {"expectedStatus": expected_status} if expected_status else {}
         response = self._client.delete_package_versions(
             **self._package,
             versions=[self._request.version],
-            expectedStatus=expected_status,  # type: ignore[arg-type]
+            **condition,  # type: ignore[arg-type]
+        )
+        return self._request.version in response.get("successfulVersions", {})
+
+    def dispose(self) -> bool:
+        """Dispose of the version (its assets are deleted, the record stays as Disposed)."""
+        response = self._client.dispose_package_versions(
+            **self._package, versions=[self._request.version]
         )
         return self._request.version in response.get("successfulVersions", {})
 

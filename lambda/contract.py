@@ -29,6 +29,14 @@ class Prop:
     VERSION: Final = "Version"
     STATUS: Final = "Status"
     ASSETS: Final = "Assets"
+    #: ``Retain`` (default) or ``Destroy``: what a Delete outside a rollback does.
+    REMOVAL_POLICY: Final = "RemovalPolicy"
+    #: With ``Destroy``: ``Delete`` (default), ``Dispose``, ``Archive`` or ``Unlist``.
+    ON_DELETE: Final = "OnDelete"
+    #: ``"true"``: a version holding other bytes is deleted and republished.
+    REPLACE_EXISTING: Final = "ReplaceExisting"
+    #: ``"true"``: the removal policy also applies to a version that existed before.
+    REMOVE_ADOPTED: Final = "RemoveAdopted"
 
 
 class AssetProp:
@@ -73,7 +81,31 @@ class Status:
 
 
 #: Statuses a user may request for a version this resource publishes.
-REQUESTABLE_STATUSES: Final = (Status.PUBLISHED, Status.UNFINISHED)
+REQUESTABLE_STATUSES: Final = (
+    Status.PUBLISHED,
+    Status.UNFINISHED,
+    Status.UNLISTED,
+    Status.ARCHIVED,
+)
+
+
+class Removal:
+    """Values of the RemovalPolicy and OnDelete properties."""
+
+    RETAIN: Final = "Retain"
+    DESTROY: Final = "Destroy"
+    POLICIES: Final = (RETAIN, DESTROY)
+
+    DELETE: Final = "Delete"
+    DISPOSE: Final = "Dispose"
+    ARCHIVE: Final = "Archive"
+    UNLIST: Final = "Unlist"
+    ACTIONS: Final = (DELETE, DISPOSE, ARCHIVE, UNLIST)
+
+
+#: Appended to the physical id of a version that existed before this resource (adopted):
+#: ``#`` cannot occur in any name, so the id still splits back unambiguously.
+ADOPTED_SUFFIX: Final = "#adopted"
 
 # Service quotas (adjustable in AWS Service Quotas, hence overridable in the emulator).
 #: Largest asset, in bytes, a generic package version accepts ("5 GB").
@@ -156,3 +188,13 @@ def physical_resource_id(
     Names cannot contain ``/`` (see the patterns above), so the id splits back unambiguously.
     """
     return "/".join((domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version))
+
+
+def is_adopted(physical_id: str) -> bool:
+    """Whether ``physical_id`` marks a version that existed before this resource."""
+    return physical_id.endswith(ADOPTED_SUFFIX)
+
+
+def identity_of(physical_id: str) -> str:
+    """``physical_id`` without the adoption marker: the version's identity."""
+    return physical_id.removesuffix(ADOPTED_SUFFIX)

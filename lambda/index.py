@@ -23,11 +23,13 @@ from .codeartifact_repository import PackageVersionRepository
 from .deadline import NO_DEADLINE, Deadline
 from .errors import PublishFailed, reason_for
 from .log import LOGGER, log_line
-from .operations import publish, response_data
-from .properties import VersionRequest, parse_request
+from .operations import publish, remove, response_data
+from .properties import InvalidProperties, VersionRequest, parse_request
 from .s3_source import S3ObjectSource
+from .stack_status import is_rolling_back
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_codeartifact import CodeArtifactClient
     from mypy_boto3_s3 import S3Client
 
@@ -38,6 +40,7 @@ LOGGER.setLevel(logging.INFO)
 _CODEARTIFACT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=900
 )
+_CLOUDFORMATION_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5)
 _S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10)
 
 Handler = Callable[[Mapping[str, Any], Any], str]
@@ -79,6 +82,11 @@ def _answer_malformed(event: Mapping[str, Any], missing: list[str]) -> None:
 @functools.cache
 def _codeartifact() -> CodeArtifactClient:
     return boto3.client("codeartifact", config=_CODEARTIFACT_CONFIG)
+
+
+@functools.cache
+def _cloudformation() -> CloudFormationClient:
+    return boto3.client("cloudformation", config=_CLOUDFORMATION_CONFIG)
 
 
 @functools.cache
@@ -150,7 +158,7 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
         PackageVersionRepository(_codeartifact(), request),
         deadline=_deadline(context),
     )
-    physical_id = request.physical_id
+    physical_id = _physical_id(event, request, adopted=result.adopted)
 
     def fits(data: dict[str, str]) -> bool:
         return _response_bytes(event, physical_id, data) <= contract.MAX_RESPONSE_BYTES
@@ -162,12 +170,42 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
     return physical_id
 
 
+def _physical_id(event: Mapping[str, Any], request: VersionRequest, *, adopted: bool) -> str:
+    """The version's identity; an Update of the same version keeps the id it had.
+
+    Keeping it keeps the adoption marker: whether this resource created the version is
+    decided once, when the version first became this resource's.
+    """
+    previous = str(event.get("PhysicalResourceId", ""))
+    if (
+        event.get("RequestType") == "Update"
+        and contract.identity_of(previous) == request.physical_id
+    ):
+        return previous
+    return request.physical_id + (contract.ADOPTED_SUFFIX if adopted else "")
+
+
 @helper.delete
 @_readable_failures
 def delete_version(event: Mapping[str, Any], context: Any) -> str:
-    """Delete: the version is retained (CodeArtifact versions outlive the stack by default)."""
+    """Delete: apply the removal policy (or undo this deployment's version on rollback)."""
     physical_id = str(event.get("PhysicalResourceId", ""))
-    log_line("retained", physical_id=physical_id)
+    try:
+        request = _request(event, context)
+    except InvalidProperties:
+        request = None
+    if request is None or contract.identity_of(physical_id) != request.physical_id:
+        # A failed Create's generated id, or properties that no longer describe this id.
+        log_line("delete_ignored", physical_id=physical_id)
+        return physical_id
+    rolling_back = is_rolling_back(_cloudformation(), str(event["StackId"]))
+    outcome = remove(
+        request,
+        PackageVersionRepository(_codeartifact(), request),
+        adopted=contract.is_adopted(physical_id),
+        rolling_back=rolling_back,
+    )
+    log_line("deleted", version=request.label, outcome=outcome, rolling_back=rolling_back)
     return physical_id
 
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from . import contract
 from .codeartifact_repository import PackageVersionRepository, StoredAsset, VersionState
-from .contract import Status
+from .contract import Removal, Status
 from .deadline import NO_DEADLINE, Deadline
 from .errors import PublishFailed, client_error_code, reason_for
 from .log import log_line
@@ -32,6 +32,12 @@ class PublishResult:
     state: VersionState
     #: SHA256 of each declared asset, in declaration order.
     sha256s: tuple[str, ...]
+    #: The version existed before this run (this resource did not create it).
+    adopted: bool = False
+
+
+#: Statuses of a version that takes no more assets (but can still change status).
+_SEALED = (Status.PUBLISHED, Status.UNLISTED, Status.ARCHIVED)
 
 
 @dataclass
@@ -53,34 +59,28 @@ def publish(
     """Make CodeArtifact hold ``request``'s version with exactly its assets and status."""
     existing = repository.describe()
     stored = repository.assets() if existing is not None else {}
-    if existing is not None and existing.status not in (Status.UNFINISHED, Status.PUBLISHED):
-        raise PublishFailed(
-            f"{request.label} already exists with status {existing.status}; "
-            "bump the version to publish new assets"
-        )
-    _reject_foreign_assets(request, stored)
     plans = [_plan(spec, source) for spec in request.assets]
     # Every stored asset must be these bytes before anything is written (a publish could
     # otherwise seal a version with stale bytes): hash those nobody knows, one read each.
     for plan in plans:
         if plan.spec.name in stored and plan.sha256 is None:
             plan.sha256 = _hash_object(plan, source, deadline)
-    _reject_changed(request, plans, stored)
+    conflict = _conflict(request, existing, plans, stored)
+    if conflict is not None:
+        if not request.replace_existing:
+            raise PublishFailed(conflict)
+        _replace(request, repository)
+        existing, stored = None, {}
 
     if existing is not None and existing.status != Status.UNFINISHED:
-        # Published: assets can no longer be added, so every one must already be there.
-        missing = [p.spec.name for p in plans if p.spec.name not in stored]
-        if missing:
-            raise PublishFailed(
-                f"{request.label} is already Published without {_names(missing)}; "
-                "bump the version to publish a different set of assets"
-            )
+        # Sealed with exactly the declared assets: only the status may still change.
         log_line("already_published", version=request.label, revision=existing.revision)
-        return _result(existing, plans)
+        return _result(_settle_status(request, repository, existing), plans, adopted=True)
 
     try:
         state = _publish_missing(request, plans, source, repository, stored, spool_dir, deadline)
-        return _result(_finish(request, repository, state), plans)
+        state = _settle_status(request, repository, state)
+        return _result(state, plans, adopted=existing is not None)
     except ClientError as error:
         settled = _settled_by_another_writer(request, repository, plans, error)
         if settled is not None:
@@ -94,8 +94,53 @@ def publish(
         raise
 
 
-def _result(state: VersionState, plans: Sequence[_Planned]) -> PublishResult:
-    return PublishResult(state, tuple(p.sha256 or "" for p in plans))
+def _conflict(
+    request: VersionRequest,
+    existing: VersionState | None,
+    plans: Sequence[_Planned],
+    stored: dict[str, StoredAsset],
+) -> str | None:
+    """Why the existing version cannot become the declared one, or None."""
+    if existing is None:
+        return None
+    if existing.status not in (Status.UNFINISHED, *_SEALED):
+        return (
+            f"{request.label} already exists with status {existing.status}; "
+            "bump the version to publish new assets"
+        )
+    foreign = sorted(set(stored) - {a.name for a in request.assets})
+    if foreign:
+        return (
+            f"{request.label} already holds assets this stack does not declare: "
+            f"{_names(foreign)}; bump the version or declare them"
+        )
+    changed = [
+        p.spec.name
+        for p in plans
+        if p.sha256 and p.spec.name in stored and stored[p.spec.name].sha256 != p.sha256
+    ]
+    if changed:
+        return (
+            f"{request.label} already exists and the SHA256 of {_names(changed)} differs "
+            "from what CodeArtifact holds; bump the version to publish the new bytes"
+        )
+    missing = [p.spec.name for p in plans if p.spec.name not in stored]
+    if existing.status in _SEALED and missing:
+        return (
+            f"{request.label} is already {existing.status} without {_names(missing)}; "
+            "bump the version to publish a different set of assets"
+        )
+    return None
+
+
+def _replace(request: VersionRequest, repository: PackageVersionRepository) -> None:
+    """replace_existing: delete the version that holds other bytes, to publish it anew."""
+    repository.delete()
+    log_line("replaced_existing", version=request.label)
+
+
+def _result(state: VersionState, plans: Sequence[_Planned], *, adopted: bool) -> PublishResult:
+    return PublishResult(state, tuple(p.sha256 or "" for p in plans), adopted)
 
 
 def _plan(spec: AssetSpec, source: S3ObjectSource) -> _Planned:
@@ -108,30 +153,6 @@ def _plan(spec: AssetSpec, source: S3ObjectSource) -> _Planned:
     if spec.sha256 and info.stored_sha256 and spec.sha256 != info.stored_sha256:
         raise PublishFailed(_changed_since_synth(spec, info.stored_sha256))
     return _Planned(spec, info, spec.sha256 or info.stored_sha256)
-
-
-def _reject_foreign_assets(request: VersionRequest, stored: dict[str, StoredAsset]) -> None:
-    foreign = sorted(set(stored) - {a.name for a in request.assets})
-    if foreign:
-        raise PublishFailed(
-            f"{request.label} already holds assets this stack does not declare: "
-            f"{_names(foreign)}; bump the version or declare them"
-        )
-
-
-def _reject_changed(
-    request: VersionRequest, plans: Sequence[_Planned], stored: dict[str, StoredAsset]
-) -> None:
-    changed = [
-        p.spec.name
-        for p in plans
-        if p.sha256 and p.spec.name in stored and stored[p.spec.name].sha256 != p.sha256
-    ]
-    if changed:
-        raise PublishFailed(
-            f"{request.label} already exists and the SHA256 of {_names(changed)} differs "
-            "from what CodeArtifact holds; bump the version to publish the new bytes"
-        )
 
 
 def _publish_missing(
@@ -147,6 +168,8 @@ def _publish_missing(
     state: VersionState | None = None
     for number, plan in enumerate(todo, start=1):
         deadline.check(f"starting asset {plan.spec.name!r} ({number} of {len(todo)} to publish)")
+        # Only a Published target is reached by the last publish itself; Unlisted and Archived
+        # are set afterwards, so the version is never visible as Published on the way.
         unfinished = not (plan is todo[-1] and request.status == Status.PUBLISHED)
         state = _publish_one(plan, source, repository, unfinished, spool_dir, deadline)
     return state
@@ -199,19 +222,21 @@ def _hash_object(plan: _Planned, source: S3ObjectSource, deadline: Deadline) -> 
     return hash_only(source.open(plan.spec, plan.info), progress)
 
 
-def _finish(
+def _settle_status(
     request: VersionRequest, repository: PackageVersionRepository, state: VersionState | None
 ) -> VersionState:
+    """Move the version to the requested status (optimistic locking on status and revision)."""
     current = state or repository.describe()
     if current is None:  # pragma: no cover - a version we just published cannot vanish
         raise PublishFailed(f"{request.label} disappeared while publishing")
-    if current.status == Status.UNFINISHED and request.status == Status.PUBLISHED:
-        current = repository.set_status(Status.PUBLISHED, expected=current)
-    if current.status != request.status:
+    if current.status == request.status:
+        return current
+    if request.status == Status.UNFINISHED:
         raise PublishFailed(
-            f"{request.label} is {current.status} and cannot become {request.status}"
+            f"{request.label} is {current.status} and can never return to Unfinished; "
+            "declare another status or bump the version"
         )
-    return current
+    return repository.set_status(request.status, expected=current)
 
 
 def _settled_by_another_writer(
@@ -234,7 +259,7 @@ def _settled_by_another_writer(
     if stored != {p.spec.name: p.sha256 for p in plans}:
         return None
     log_line("settled_meanwhile", version=request.label, revision=state.revision)
-    return _result(state, plans)
+    return _result(state, plans, adopted=True)
 
 
 def _remove_unfinished(
@@ -295,3 +320,45 @@ def response_data(
             break
         data = candidate
     return data
+
+
+def remove(
+    request: VersionRequest,
+    repository: PackageVersionRepository,
+    *,
+    adopted: bool,
+    rolling_back: bool,
+) -> str:
+    """Apply the removal policy to the version; returns what was done, for the log.
+
+    During a rollback the version is deleted whatever the policy if this resource created it,
+    so that a failed deployment leaves the package as it was; a version that existed before
+    (adopted) is kept.
+    """
+    if rolling_back:
+        if adopted:
+            return "kept: it existed before this deployment"
+        action = Removal.DELETE
+    elif request.removal_policy == Removal.RETAIN:
+        return "retained (removal policy Retain)"
+    elif adopted and not request.remove_adopted:
+        return "retained: it existed before this resource (set remove_adopted to change that)"
+    else:
+        action = request.on_delete
+    state = repository.describe()
+    if state is None:
+        return "already gone"
+    if action == Removal.DELETE:
+        repository.delete()
+    elif action == Removal.DISPOSE:
+        repository.dispose()
+    else:
+        target = Status.ARCHIVED if action == Removal.ARCHIVE else Status.UNLISTED
+        if state.status != target:
+            repository.set_status(target, expected=state)
+    return {
+        Removal.DELETE: "deleted",
+        Removal.DISPOSE: "disposed",
+        Removal.ARCHIVE: "archived",
+        Removal.UNLIST: "unlisted",
+    }[action]

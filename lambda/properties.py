@@ -53,6 +53,14 @@ class VersionRequest:
     version: str
     status: str
     assets: tuple[AssetSpec, ...]
+    #: ``Retain`` or ``Destroy``.
+    removal_policy: str = contract.Removal.RETAIN
+    #: With ``Destroy``: ``Delete``, ``Dispose``, ``Archive`` or ``Unlist``.
+    on_delete: str = contract.Removal.DELETE
+    #: Delete and republish a version that holds other bytes instead of failing.
+    replace_existing: bool = False
+    #: Apply the removal policy also to a version that existed before (adopted).
+    remove_adopted: bool = False
 
     @property
     def physical_id(self) -> str:
@@ -107,6 +115,10 @@ def parse_request(properties: Mapping[str, object], *, default_owner: str) -> Ve
         allowed = ", ".join(contract.REQUESTABLE_STATUSES)
         problems.append(f"{Prop.STATUS} must be one of {allowed}, got {status!r}")
 
+    removal_policy = _choice(properties, Prop.REMOVAL_POLICY, contract.Removal.POLICIES, problems)
+    on_delete = _choice(properties, Prop.ON_DELETE, contract.Removal.ACTIONS, problems)
+    replace_existing = _flag(properties, Prop.REPLACE_EXISTING, problems)
+    remove_adopted = _flag(properties, Prop.REMOVE_ADOPTED, problems)
     assets = _assets(properties.get(Prop.ASSETS), problems)
     if problems:
         raise InvalidProperties(problems)
@@ -119,7 +131,33 @@ def parse_request(properties: Mapping[str, object], *, default_owner: str) -> Ve
         version=names[Prop.VERSION],
         status=str(status),
         assets=assets,
+        removal_policy=removal_policy,
+        on_delete=on_delete,
+        replace_existing=replace_existing,
+        remove_adopted=remove_adopted,
     )
+
+
+def _choice(
+    props: Mapping[str, object], key: str, allowed: tuple[str, ...], problems: list[str]
+) -> str:
+    """An optional property restricted to ``allowed``; defaults to the first of them."""
+    value = props.get(key) or allowed[0]
+    if value not in allowed:
+        problems.append(f"{key} must be one of {', '.join(allowed)}, got {value!r}")
+        return allowed[0]
+    return str(value)
+
+
+def _flag(props: Mapping[str, object], key: str, problems: list[str]) -> bool:
+    """An optional boolean; CloudFormation delivers ``"true"``/``"false"``."""
+    value = props.get(key, "false")
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() not in ("true", "false"):
+        problems.append(f"{key} must be true or false, got {value!r}")
+        return False
+    return str(value).lower() == "true"
 
 
 def _string(props: Mapping[str, object], key: str, problems: list[str]) -> str | None:

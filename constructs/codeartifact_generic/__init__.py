@@ -1,7 +1,8 @@
 """cdk-codeartifact-generic: publish CodeArtifact generic package versions with ``cdk deploy``.
 
 Public API: :class:`GenericPackageVersion`, :class:`PackageAsset`, :class:`VersionStatus`,
-:class:`BoundAsset` and :class:`ValidationError`. The offline kit lives in
+:class:`DeleteBehavior`, :class:`PackageVersionReference`, :class:`BoundAsset` and
+:class:`ValidationError`. The offline kit lives in
 :mod:`codeartifact_generic.testing` and the Lambda handler in
 :mod:`codeartifact_generic.handler`.
 
@@ -16,21 +17,27 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .assets import BoundAsset, PackageAsset
-    from .package_version import GenericPackageVersion, VersionStatus
+    from .options import DeleteBehavior, VersionStatus
+    from .package_version import GenericPackageVersion
+    from .reference import PackageVersionReference
     from .validation import ValidationError
 
 _EXPORTS = {
     "BoundAsset": ".assets",
     "PackageAsset": ".assets",
     "GenericPackageVersion": ".package_version",
-    "VersionStatus": ".package_version",
+    "VersionStatus": ".options",
+    "DeleteBehavior": ".options",
+    "PackageVersionReference": ".reference",
     "ValidationError": ".validation",
 }
 
 __all__ = [
     "BoundAsset",
+    "DeleteBehavior",
     "GenericPackageVersion",
     "PackageAsset",
+    "PackageVersionReference",
     "ValidationError",
     "VersionStatus",
 ]

@@ -7,7 +7,7 @@ policy grows by ARNs, not by statements, as versions are added.
 from __future__ import annotations
 
 import jsii
-from aws_cdk import DockerImage, Duration, IStableNumberProducer, Lazy, Size, Stack
+from aws_cdk import Aws, DockerImage, Duration, IStableNumberProducer, Lazy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -29,6 +29,7 @@ PUBLISHER_ACTIONS = (
     "codeartifact:ListPackageVersionAssets",
     "codeartifact:UpdatePackageVersionsStatus",
     "codeartifact:DeletePackageVersions",
+    "codeartifact:DisposePackageVersions",
 )
 #: CodeArtifact actions the handler needs on a repository.
 REPOSITORY_ACTIONS = ("codeartifact:DescribeRepository",)
@@ -93,6 +94,10 @@ class HandlerProvider(Construct):
         #: True once an asset without a synth-time SHA256 is declared: it may be spooled.
         self.spools = False
         self._package_statement = iam.PolicyStatement(actions=list(PUBLISHER_ACTIONS))
+        # A Delete event does not say whether CloudFormation is rolling back; the stack does.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[Aws.STACK_ID])
+        )
         self._repository_statement = iam.PolicyStatement(actions=list(REPOSITORY_ACTIONS))
         self._read_statements: dict[tuple[str, ...], iam.PolicyStatement] = {}
         self._package_arns: set[str] = set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
@@ -11,21 +10,21 @@ from constructs import Construct
 
 from .assets import BoundAsset, PackageAsset
 from .handler import contract
-from .handler.contract import AssetProp, Attr, Prop
+from .handler.contract import AssetProp, Attr, Prop, Removal
 from .handler_function import HandlerProvider
+from .options import DeleteBehavior, VersionStatus
+from .reference import (
+    REVISION_PARAMETER,
+    STATUS_PARAMETER,
+    VERSION_PARAMETER,
+    PackageVersionReference,
+    prefix_problem,
+    write_parameters,
+)
 from .validation import ValidationError, name_problem
 
 #: Default bound on how long CloudFormation waits for the handler's answer.
 DEFAULT_SERVICE_TIMEOUT = Duration.minutes(20)
-
-
-class VersionStatus(enum.Enum):
-    """Status the package version should have once the deployment finishes."""
-
-    #: Visible and installable; can no longer take new assets.
-    PUBLISHED = contract.Status.PUBLISHED
-    #: Kept open: assets can still be added by a later deployment.
-    UNFINISHED = contract.Status.UNFINISHED
 
 
 class GenericPackageVersion(Construct):
@@ -38,8 +37,9 @@ class GenericPackageVersion(Construct):
             namespace="tools", package="mycli", version="1.4.0",
             assets=[PackageAsset.from_file("dist/mycli.tar.gz")])
 
-    The version is created (or found already identical) on Create, and retained when the
-    resource is deleted. Every stack gets one handler function whatever the number of versions.
+    The version is created (or found already identical) on Create, moved to a new status on
+    Update, and on Delete handled by the removal policy (retained by default). Every stack gets
+    one handler function whatever the number of versions.
     """
 
     def __init__(
@@ -55,6 +55,11 @@ class GenericPackageVersion(Construct):
         assets: Sequence[PackageAsset],
         domain_owner: str | None = None,
         status: VersionStatus = VersionStatus.PUBLISHED,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        on_delete: DeleteBehavior | None = None,
+        remove_adopted: bool = False,
+        replace_existing: bool = False,
+        reference_parameter_prefix: str | None = None,
         service_timeout: Duration | None = None,
     ) -> None:
         """Declare a package version.
@@ -67,7 +72,23 @@ class GenericPackageVersion(Construct):
         :param assets: the version's files, 1 to 150, with unique names.
         :param domain_owner: 12-digit account id that owns the domain. Default: the stack's
             account.
-        :param status: status once deployed. Default: ``VersionStatus.PUBLISHED``.
+        :param status: status once deployed; changing it later moves the version there.
+            Default: ``VersionStatus.PUBLISHED``.
+        :param removal_policy: ``RETAIN`` keeps the version when the resource is deleted (stack
+            deletion, or replacement after a version bump); ``DESTROY`` applies ``on_delete``.
+            A deployment that rolls back always removes a version it created. Default: ``RETAIN``.
+        :param on_delete: with ``DESTROY``: delete, dispose, archive or unlist the version.
+            Default: ``DeleteBehavior.DELETE``.
+        :param remove_adopted: also apply the removal policy to a version that already existed,
+            identical, before this resource (adopted). Default: False (never removed).
+        :param replace_existing: when the version already exists with other bytes or assets,
+            delete it and publish it anew instead of failing. Consumers that cached the old bytes
+            under the same version will silently differ: prefer bumping the version.
+            Default: False.
+        :param reference_parameter_prefix: write ``version``, ``revision`` and ``status`` as
+            SSM String parameters under this path (e.g. ``/releases/mycli``), for other stacks to
+            read at deploy time with ``PackageVersionReference.from_parameters``: a reference
+            that survives version bumps. Default: no parameters.
         :param service_timeout: how long CloudFormation waits for the handler before failing
             the resource. Default: 20 minutes (the handler itself stops after 15).
         """
@@ -81,6 +102,9 @@ class GenericPackageVersion(Construct):
             version=version,
             domain_owner=domain_owner,
             assets=assets,
+            removal_policy=removal_policy,
+            on_delete=on_delete,
+            reference_parameter_prefix=reference_parameter_prefix,
         )
         stack = Stack.of(self)
         self.domain = domain
@@ -140,8 +164,23 @@ class GenericPackageVersion(Construct):
                 Prop.VERSION: version,
                 Prop.STATUS: status.value,
                 Prop.ASSETS: [_asset_property(a) for a in self.assets],
+                Prop.REMOVAL_POLICY: (
+                    Removal.DESTROY if removal_policy == RemovalPolicy.DESTROY else Removal.RETAIN
+                ),
+                Prop.ON_DELETE: (on_delete or DeleteBehavior.DELETE).value,
+                Prop.REMOVE_ADOPTED: remove_adopted,
+                Prop.REPLACE_EXISTING: replace_existing,
             },
         )
+        attributes = {
+            VERSION_PARAMETER: version,
+            REVISION_PARAMETER: self.attr_version_revision,
+            STATUS_PARAMETER: self.attr_status,
+        }
+        self.reference = PackageVersionReference(attributes.__getitem__)
+        """This version's attributes; see ``reference_parameter_prefix`` for other stacks."""
+        if reference_parameter_prefix is not None:
+            write_parameters(self, reference_parameter_prefix, self.reference)
 
     @property
     def attr_version_revision(self) -> str:
@@ -250,6 +289,9 @@ def _validate(
     version: str,
     domain_owner: str | None,
     assets: Sequence[PackageAsset],
+    removal_policy: RemovalPolicy,
+    on_delete: DeleteBehavior | None,
+    reference_parameter_prefix: str | None,
 ) -> None:
     problems = [
         problem
@@ -278,5 +320,13 @@ def _validate(
             if name in seen:
                 problems.append(f"assets[{index}]: asset name {name!r} is used more than once")
             seen.add(name)
+    if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
+        problems.append(f"removal_policy must be RETAIN or DESTROY, got {removal_policy.name}")
+    if on_delete is not None and removal_policy != RemovalPolicy.DESTROY:
+        problems.append("on_delete applies only with removal_policy=RemovalPolicy.DESTROY")
+    if reference_parameter_prefix is not None and (
+        problem := prefix_problem(reference_parameter_prefix)
+    ):
+        problems.append(problem)
     if problems:
         raise ValidationError(path, problems)

@@ -1,0 +1,94 @@
+"""Weak cross-stack references: version attributes in SSM parameters, read at deploy time.
+
+CloudFormation refuses to update an export another stack imports, and the revision changes
+with every version bump. So instead of a strong ``Fn::ImportValue``, the producer writes the
+attributes to SSM parameters under a prefix, and consumers resolve them when they deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from aws_cdk import Token
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+_PREFIX = re.compile(r"/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*")
+
+#: Parameter names under the prefix, one per attribute.
+VERSION_PARAMETER = "version"
+REVISION_PARAMETER = "revision"
+STATUS_PARAMETER = "status"
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot be an SSM parameter path prefix, or None (tokens are fine)."""
+    if Token.is_unresolved(prefix) or _PREFIX.fullmatch(prefix):
+        return None
+    return (
+        f"reference_parameter_prefix {prefix!r} is invalid: a path such as /releases/mycli "
+        "(starts with '/', segments of letters, digits, '.', '_' and '-', no trailing '/')"
+    )
+
+
+class PackageVersionReference:
+    """The attributes of a package version, as values another stack can use.
+
+    Create with :meth:`from_parameters` in a consumer stack; the values are resolved by
+    CloudFormation each time the consumer deploys, so the producer can bump its version freely.
+    Only the attributes that are read become template parameters.
+    """
+
+    def __init__(self, lookup: Callable[[str], str]) -> None:
+        """Hold a function from attribute name (``version``, ``revision``, ``status``) to value."""
+        self._lookup = lookup
+
+    @property
+    def version(self) -> str:
+        """The version string."""
+        return self._lookup(VERSION_PARAMETER)
+
+    @property
+    def version_revision(self) -> str:
+        """The version's revision (changes whenever the version is republished)."""
+        return self._lookup(REVISION_PARAMETER)
+
+    @property
+    def status(self) -> str:
+        """The version's status."""
+        return self._lookup(STATUS_PARAMETER)
+
+    @staticmethod
+    def from_parameters(scope: Construct, *, parameter_prefix: str) -> PackageVersionReference:
+        """Read a version published with ``reference_parameter_prefix=parameter_prefix``.
+
+        :param scope: a construct in the consumer stack.
+        :param parameter_prefix: the producer's ``reference_parameter_prefix``.
+        """
+        problem = prefix_problem(parameter_prefix)
+        if problem is not None:
+            raise ValueError(problem)
+        return PackageVersionReference(
+            lambda name: ssm.StringParameter.value_for_string_parameter(
+                scope, f"{parameter_prefix}/{name}"
+            )
+        )
+
+
+def write_parameters(
+    scope: Construct, prefix: str, reference: PackageVersionReference
+) -> list[ssm.StringParameter]:
+    """Write ``reference``'s attributes as String parameters under ``prefix``."""
+    names = (VERSION_PARAMETER, REVISION_PARAMETER, STATUS_PARAMETER)
+    values = {name: reference._lookup(name) for name in names}
+    return [
+        ssm.StringParameter(
+            scope,
+            f"{name.title()}Parameter",
+            parameter_name=f"{prefix}/{name}",
+            string_value=value,
+            description=f"CodeArtifact generic package version: {name}",
+        )
+        for name, value in values.items()
+    ]
