@@ -223,3 +223,65 @@ def test_slow_publish_stops_before_the_timeout_and_cleans_up(
             package="mycli",
             packageVersion="1.0.0",
         )
+
+
+def test_adopted_version_keeps_its_marker_and_survives_destroy(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    # GIVEN a version that already exists, identical, before the stack declares it
+    asset = _asset(servers, repo, "a", b"x")
+    harness.send(
+        "Create", properties(domain=repo.domain, repository=repo.repository, assets=[asset])
+    )
+    props = properties(
+        domain=repo.domain, repository=repo.repository, assets=[asset], RemovalPolicy="Destroy"
+    )
+    # WHEN a new resource creates it, then changes its status, then is deleted
+    created = harness.send("Create", props)
+    assert created.response is not None and created.response.succeeded, dump(created)
+    archived = {**props, "Status": "Archived"}
+    updated = harness.send(
+        "Update", archived, old_properties=props, physical_id=created.response.physical_resource_id
+    )
+    assert updated.response is not None and updated.response.succeeded, dump(updated)
+    deleted = harness.send("Delete", archived, physical_id=updated.response.physical_resource_id)
+    # THEN the id marks the adoption and is kept across the update, and Destroy spares it
+    assert created.response.physical_resource_id.endswith("/1.0.0#adopted")
+    assert updated.response.physical_resource_id == created.response.physical_resource_id
+    assert updated.response.data["Status"] == "Archived"
+    assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
+    described = servers.codeartifact_client().describe_package_version(
+        domain=repo.domain,
+        repository=repo.repository,
+        format="generic",
+        namespace="tools",
+        package="mycli",
+        packageVersion="1.0.0",
+    )
+    assert described["packageVersion"]["status"] == "Archived"
+
+
+def test_destroy_deletes_a_version_this_resource_created(
+    servers: Servers, repo: Repo, harness: CustomResourceHarness
+) -> None:
+    props = properties(
+        domain=repo.domain,
+        repository=repo.repository,
+        assets=[_asset(servers, repo, "a", b"x")],
+        RemovalPolicy="Destroy",
+        OnDelete="Delete",
+    )
+    created = harness.send("Create", props)
+    assert created.response is not None and created.response.succeeded, dump(created)
+    deleted = harness.send("Delete", props, physical_id=created.response.physical_resource_id)
+    assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
+    client = servers.codeartifact_client()
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_package_version(
+            domain=repo.domain,
+            repository=repo.repository,
+            format="generic",
+            namespace="tools",
+            package="mycli",
+            packageVersion="1.0.0",
+        )

@@ -1,0 +1,170 @@
+"""Lifecycle semantics of the plain functions: status changes, replacement and removal."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import pytest
+from codeartifact_generic.handler.codeartifact_repository import PackageVersionRepository
+from codeartifact_generic.handler.errors import PublishFailed
+from codeartifact_generic.handler.operations import PublishResult, publish, remove
+from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
+from codeartifact_generic.handler.s3_source import S3ObjectSource
+
+from .conftest import ACCOUNT, Repo, Servers
+
+
+def _request(repo: Repo, data: bytes = b"payload", **changes: Any) -> VersionRequest:
+    request = VersionRequest(
+        domain=repo.domain,
+        domain_owner=ACCOUNT,
+        repository=repo.repository,
+        namespace="tools",
+        package="mycli",
+        version="1.0.0",
+        status="Published",
+        assets=(
+            AssetSpec(
+                name="a.bin",
+                bucket=repo.bucket,
+                key="k/a.bin",
+                sha256=hashlib.sha256(data).hexdigest(),
+                size=len(data),
+            ),
+        ),
+    )
+    return dataclasses.replace(request, **changes)
+
+
+def _publish(
+    servers: Servers, repo: Repo, request: VersionRequest, data: bytes = b"payload"
+) -> PublishResult:
+    servers.s3_client().put_object(Bucket=repo.bucket, Key="k/a.bin", Body=data)
+    return publish(
+        request,
+        S3ObjectSource(servers.s3_client()),
+        PackageVersionRepository(servers.codeartifact_client(), request),
+    )
+
+
+def _remove(
+    servers: Servers, request: VersionRequest, *, adopted: bool = False, rolling_back: bool = False
+) -> str:
+    repository = PackageVersionRepository(servers.codeartifact_client(), request)
+    return remove(request, repository, adopted=adopted, rolling_back=rolling_back)
+
+
+def _state(servers: Servers, request: VersionRequest) -> str | None:
+    state = PackageVersionRepository(servers.codeartifact_client(), request).describe()
+    return None if state is None else state.status
+
+
+@pytest.mark.parametrize("target", ["Unlisted", "Archived", "Unfinished"])
+def test_a_new_version_reaches_the_requested_status(
+    servers: Servers, repo: Repo, target: str
+) -> None:
+    result = _publish(servers, repo, _request(repo, status=target))
+    assert result.state.status == target == _state(servers, _request(repo))
+    assert result.adopted is False
+
+
+def test_status_change_uses_expected_status_and_revision(servers: Servers, repo: Repo) -> None:
+    # GIVEN a Published version
+    first = _publish(servers, repo, _request(repo))
+    seen: list[dict[str, Any]] = []
+
+    def record(operation: str, request: Any) -> None:
+        if operation == "UpdatePackageVersionsStatus":
+            seen.append(dict(request.params))
+
+    servers.emulator.before_dispatch.append(record)
+    try:
+        # WHEN the stack now declares it Archived
+        archived = _publish(servers, repo, _request(repo, status="Archived"))
+    finally:
+        servers.emulator.before_dispatch.remove(record)
+    # THEN one optimistic-locking status update moved it, and the revision changed
+    assert archived.state.status == "Archived"
+    assert archived.state.revision != first.state.revision
+    assert len(seen) == 1
+    assert seen[0]["expectedStatus"] == "Published"
+    assert seen[0]["versionRevisions"] == {"1.0.0": first.state.revision}
+    # AND back to Published works too
+    assert _publish(servers, repo, _request(repo)).state.status == "Published"
+
+
+def test_published_never_goes_back_to_unfinished(servers: Servers, repo: Repo) -> None:
+    _publish(servers, repo, _request(repo))
+    with pytest.raises(PublishFailed, match="can never return to Unfinished"):
+        _publish(servers, repo, _request(repo, status="Unfinished"))
+    assert _state(servers, _request(repo)) == "Published"
+
+
+def test_existing_identical_version_is_adopted(servers: Servers, repo: Repo) -> None:
+    _publish(servers, repo, _request(repo))
+    assert _publish(servers, repo, _request(repo)).adopted is True
+
+
+def test_replace_existing_republishes_other_bytes(servers: Servers, repo: Repo) -> None:
+    # GIVEN version 1.0.0 with old bytes
+    _publish(servers, repo, _request(repo, b"old"), b"old")
+    # WHEN the same version is declared with new bytes and replace_existing
+    result = _publish(servers, repo, _request(repo, b"new", replace_existing=True), b"new")
+    # THEN it holds the new bytes and counts as created by this resource
+    assets = PackageVersionRepository(servers.codeartifact_client(), _request(repo)).assets()
+    assert assets["a.bin"].sha256 == hashlib.sha256(b"new").hexdigest()
+    assert (result.state.status, result.adopted) == ("Published", False)
+
+
+def test_retain_keeps_the_version(servers: Servers, repo: Repo) -> None:
+    _publish(servers, repo, _request(repo))
+    assert _remove(servers, _request(repo)).startswith("retained")
+    assert _state(servers, _request(repo)) == "Published"
+
+
+@pytest.mark.parametrize(
+    ("on_delete", "expected"),
+    [("Delete", None), ("Dispose", "Disposed"), ("Archive", "Archived"), ("Unlist", "Unlisted")],
+)
+def test_destroy_applies_on_delete(
+    servers: Servers, repo: Repo, on_delete: str, expected: str | None
+) -> None:
+    request = _request(repo, removal_policy="Destroy", on_delete=on_delete)
+    _publish(servers, repo, request)
+    _remove(servers, request)
+    assert _state(servers, request) == expected
+
+
+def test_adopted_version_survives_destroy_unless_asked(servers: Servers, repo: Repo) -> None:
+    request = _request(repo, removal_policy="Destroy")
+    _publish(servers, repo, request)
+    assert "existed before" in _remove(servers, request, adopted=True)
+    assert _state(servers, request) == "Published"
+    _remove(servers, dataclasses.replace(request, remove_adopted=True), adopted=True)
+    assert _state(servers, request) is None
+
+
+def test_rollback_removes_what_this_deployment_created_whatever_the_policy(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN a version created by the deployment now rolling back, under the Retain policy
+    _publish(servers, repo, _request(repo))
+    # WHEN its rollback Delete arrives
+    outcome = _remove(servers, _request(repo), rolling_back=True)
+    # THEN it is deleted: the package is as it was before the deployment
+    assert outcome == "deleted"
+    assert _state(servers, _request(repo)) is None
+
+
+def test_rollback_keeps_an_adopted_version(servers: Servers, repo: Repo) -> None:
+    _publish(servers, repo, _request(repo, removal_policy="Destroy"))
+    assert _remove(
+        servers, _request(repo, removal_policy="Destroy"), adopted=True, rolling_back=True
+    ).startswith("kept")
+    assert _state(servers, _request(repo)) == "Published"
+
+
+def test_removing_a_version_that_is_gone_succeeds(servers: Servers, repo: Repo) -> None:
+    assert _remove(servers, _request(repo, removal_policy="Destroy")) == "already gone"
