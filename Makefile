@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo demo-lifecycle test lint typecheck unit bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ setup: $(VENV)/.installed node_modules/.installed
 ## Synthesize app.py and deploy it to local S3 + CodeArtifact emulators; print the versions.
 demo: setup
 	$(PY) -m codeartifact_generic.testing demo --app "python3 app.py"
+
+## Deploy, bump the version, fail and roll back, destroy: CodeArtifact state after each step.
+demo-lifecycle: setup
+	$(PY) -m codeartifact_generic.testing demo-lifecycle --app "python3 app.py"
 
 ## Lint, type-check, then the whole pytest suite.
 test: setup lint

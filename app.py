@@ -8,7 +8,8 @@
   reference that survives version bumps (a strong export would block them); the domain and
   repository names, which never change, are strong references.
 
-Context: ``-c version=1.4.0`` sets the CLI's version, ``-c domain=demo-domain`` the domain name.
+Context: ``-c version=1.4.0`` sets the CLI's version, ``-c cli_artifact=PATH`` its file and
+``-c domain=demo-domain`` the domain name.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class PackagesStack(cdk.Stack):
         *,
         repo: CodeArtifactRepoStack,
         cli_version: str,
+        cli_artifact: str,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -65,7 +67,7 @@ class PackagesStack(cdk.Stack):
             namespace="tools",
             package="mycli",
             version=cli_version,
-            assets=[PackageAsset.from_file(str(HERE / "dist" / "mycli.tar.gz"))],
+            assets=[PackageAsset.from_file(cli_artifact, name="mycli.tar.gz")],
             reference_parameter_prefix=CLI_REFERENCE,
         )
         self.model = GenericPackageVersion(
@@ -95,7 +97,7 @@ class ConsumerStack(cdk.Stack):
         self, scope: Construct, id: str, *, packages: PackagesStack, **kwargs: object
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
-        self.add_dependency(packages)  # the parameters must exist before this stack reads them
+        self.add_stack_dependency(packages)  # its parameters must exist before they are read
         cli = PackageVersionReference.from_parameters(self, parameter_prefix=CLI_REFERENCE)
         parameter = ssm.StringParameter(
             self,
@@ -114,7 +116,10 @@ def build_app(app: cdk.App) -> cdk.App:
     """Add the example stacks to ``app``."""
     cli_version = str(app.node.try_get_context("version") or "1.4.0")
     repo = CodeArtifactRepoStack(app, "CodeArtifactRepo")
-    packages = PackagesStack(app, "Packages", repo=repo, cli_version=cli_version)
+    cli_artifact = str(app.node.try_get_context("cli_artifact") or HERE / "dist" / "mycli.tar.gz")
+    packages = PackagesStack(
+        app, "Packages", repo=repo, cli_version=cli_version, cli_artifact=cli_artifact
+    )
     ConsumerStack(app, "Consumer", packages=packages)
     return app
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from codeartifact_generic.testing.demo import add_demo_command
 from codeartifact_generic.testing.emulator.cli import add_serve_command
+from codeartifact_generic.testing.lifecycle import add_lifecycle_command
 from codeartifact_generic.testing.local_deploy.cli import add_local_deploy_commands
 
 
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(subparsers)
     add_local_deploy_commands(subparsers)
     add_demo_command(subparsers)
+    add_lifecycle_command(subparsers)
     return parser
 
 

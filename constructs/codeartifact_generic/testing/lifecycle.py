@@ -1,0 +1,217 @@
+"""``make demo-lifecycle``: deploy, bump, fail and roll back, destroy; show CodeArtifact each time.
+
+The same driver runs the lifecycle tests: each :class:`Step` synthesizes the app with its
+context, deploys (or destroys) it on the local emulators, and records what the repository
+holds afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .demo import synthesize
+from .local_env import LocalEnvironment
+
+if TYPE_CHECKING:
+    from mypy_boto3_codeartifact import CodeArtifactClient
+
+    from .local_deploy.engine import LocalCloudFormation
+
+SubParsers = Any  # argparse._SubParsersAction is private
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change to the app and what should become of it."""
+
+    title: str
+    #: CDK context (``-c key=value``) for this step's synth.
+    context: dict[str, str] = field(default_factory=dict)
+    #: The deployment is expected to fail (and roll back).
+    fails: bool = False
+    #: Destroy these stacks (and their dependents) instead of deploying.
+    destroy: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A package version as CodeArtifact lists it."""
+
+    package: str
+    version: str
+    status: str
+    revision: str
+    assets: int
+
+
+@dataclass
+class StepResult:
+    """What a step did and what the repository held afterwards."""
+
+    step: Step
+    succeeded: bool
+    reason: str
+    versions: list[VersionRow]
+
+
+def repository_versions(
+    client: CodeArtifactClient, domain: str, repository: str
+) -> list[VersionRow]:
+    """Every generic package version in the repository (empty if it does not exist)."""
+    try:
+        packages = client.list_packages(domain=domain, repository=repository, format="generic")[
+            "packages"
+        ]
+    except client.exceptions.ResourceNotFoundException:
+        return []
+    rows = []
+    for package in packages:
+        coords = {
+            "domain": domain,
+            "repository": repository,
+            "format": "generic",
+            "namespace": package.get("namespace", ""),
+            "package": package["package"],
+        }
+        for version in client.list_package_versions(**coords)["versions"]:  # type: ignore[arg-type]
+            assets = client.list_package_version_assets(**coords, packageVersion=version["version"])  # type: ignore[arg-type]
+            rows.append(
+                VersionRow(
+                    package=f"{coords['namespace']}/{coords['package']}",
+                    version=version["version"],
+                    status=version["status"],
+                    revision=version.get("revision", ""),
+                    assets=len(assets.get("assets", [])),
+                )
+            )
+    return sorted(rows, key=lambda r: (r.package, r.version))
+
+
+class LifecycleDriver:
+    """Runs :class:`Step`s of one app against one local environment."""
+
+    def __init__(
+        self,
+        app: str,
+        cfn: LocalCloudFormation,
+        workdir: Path,
+        *,
+        domain: str,
+        repository: str,
+        console: Console | None = None,
+    ) -> None:
+        self.app = app
+        self.cfn = cfn
+        self.workdir = workdir
+        self.domain = domain
+        self.repository = repository
+        self.console = console or Console()
+        self._count = 0
+
+    def run(self, step: Step) -> StepResult:
+        """Synthesize and deploy (or destroy) one step; never raises for a failed deployment."""
+        from .local_deploy import DeploymentFailed, LocalDeployError  # noqa: PLC0415
+
+        self._count += 1
+        self.console.rule(f"step {self._count}: {step.title}")
+        outdir = self.workdir / f"step{self._count}.out"
+        synthesize(self.app, outdir, [f"{k}={v}" for k, v in step.context.items()])
+        succeeded, reason = True, ""
+        try:
+            if step.destroy:
+                self.cfn.destroy(outdir, list(step.destroy))
+            else:
+                self.cfn.deploy(outdir)
+        except DeploymentFailed as failure:
+            succeeded, reason = False, failure.reason
+        except LocalDeployError as failure:
+            succeeded, reason = False, str(failure)
+        versions = repository_versions(self.cfn.codeartifact_client(), self.domain, self.repository)
+        result = StepResult(step, succeeded, reason, versions)
+        self.show(result)
+        return result
+
+    def show(self, result: StepResult) -> None:
+        """Print the step's outcome and the repository's versions."""
+        expected = result.succeeded != result.step.fails
+        verdict = "[green]as expected[/]" if expected else "[red]UNEXPECTED[/]"
+        outcome = "succeeded" if result.succeeded else f"failed and rolled back: {result.reason}"
+        self.console.print(f"{outcome} ({verdict})")
+        table = Table(title=f"{self.domain}/{self.repository} after: {result.step.title}")
+        for column in ("package", "version", "status", "revision", "assets"):
+            table.add_column(column, no_wrap=True)
+        for row in result.versions:
+            table.add_row(row.package, row.version, row.status, row.revision, str(row.assets))
+        self.console.print(table)
+
+
+def demo_steps(changed_artifact: Path) -> list[Step]:
+    """The lifecycle of ``app.py`` that ``make demo-lifecycle`` shows."""
+    return [
+        Step("deploy mycli 1.4.0 and the model bundle", {"version": "1.4.0"}),
+        Step("bump mycli to 1.5.0 (the consumer follows through SSM)", {"version": "1.5.0"}),
+        Step(
+            "change mycli.tar.gz without bumping 1.5.0: fails, rolls back",
+            {"version": "1.5.0", "cli_artifact": str(changed_artifact)},
+            fails=True,
+        ),
+        Step(
+            "destroy Packages and Consumer: mycli retained, model bundle deleted",
+            {"version": "1.5.0"},
+            destroy=("Packages",),
+        ),
+    ]
+
+
+def run_lifecycle(args: argparse.Namespace) -> int:
+    """``demo-lifecycle``: 0 when every step ended as expected."""
+    from .local_deploy.engine import LocalCloudFormation  # noqa: PLC0415 - heavier import
+
+    console = Console() if Console().is_terminal else Console(width=160)
+    workdir = Path(tempfile.mkdtemp(prefix="codeartifact-generic-lifecycle-"))
+    changed = workdir / "mycli.tar.gz"
+    changed.write_bytes(b"a rebuilt CLI with other bytes under the same version\n")
+    results: list[StepResult] = []
+    with (
+        LocalEnvironment() as env,
+        LocalCloudFormation(
+            workdir / "state", env.s3_endpoint, env.codeartifact_endpoint, console=console
+        ) as cfn,
+    ):
+        driver = LifecycleDriver(
+            args.app,
+            cfn,
+            workdir,
+            domain="demo-domain",
+            repository="generic-releases",
+            console=console,
+        )
+        results = [driver.run(step) for step in demo_steps(changed)]
+    shutil.rmtree(workdir, ignore_errors=True)
+    unexpected = [r.step.title for r in results if r.succeeded == r.step.fails]
+    console.rule("lifecycle")
+    console.print(
+        "[green]every step ended as expected[/]"
+        if not unexpected
+        else f"[red]unexpected: {unexpected}[/]"
+    )
+    return 1 if unexpected else 0
+
+
+def add_lifecycle_command(subparsers: SubParsers) -> None:
+    """Register ``demo-lifecycle``."""
+    parser = subparsers.add_parser(
+        "demo-lifecycle", help="deploy, bump, fail and roll back, destroy app.py on local emulators"
+    )
+    parser.add_argument(
+        "--app", default="python3 app.py", help="the CDK app command (default: %(default)s)"
+    )
+    parser.set_defaults(func=run_lifecycle)
