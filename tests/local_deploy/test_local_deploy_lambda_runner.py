@@ -41,6 +41,7 @@ def _runner(tmp_path: Path, **options: object) -> LambdaRunner:
         account_id="111122223333",
         s3_endpoint="http://127.0.0.1:9",
         codeartifact_endpoint="https://127.0.0.1:10",
+        cloudformation_endpoint="http://127.0.0.1:11",
         ca_files=(ca,),
         **options,  # type: ignore[arg-type]
     )
@@ -57,7 +58,8 @@ def test_handler_sees_lambda_environment_and_context(tmp_path: Path) -> None:
                 "event": event,
                 "env": {k: os.environ.get(k) for k in (
                     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3",
-                    "AWS_ENDPOINT_URL_CODEARTIFACT", "SSL_CERT_FILE", "AWS_CA_BUNDLE",
+                    "AWS_ENDPOINT_URL_CODEARTIFACT", "AWS_ENDPOINT_URL_CLOUDFORMATION",
+                    "SSL_CERT_FILE", "AWS_CA_BUNDLE",
                     "MY_SETTING", "AWS_LAMBDA_FUNCTION_NAME", "AWS_ACCESS_KEY_ID", "HOME",
                     "AWS_ENDPOINT_URL")},
                 "cwd": os.getcwd(),
@@ -88,6 +90,7 @@ def test_handler_sees_lambda_environment_and_context(tmp_path: Path) -> None:
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-central-1"
     assert env["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9"
     assert env["AWS_ENDPOINT_URL_CODEARTIFACT"] == "https://127.0.0.1:10"
+    assert env["AWS_ENDPOINT_URL_CLOUDFORMATION"] == "http://127.0.0.1:11"
     assert env["MY_SETTING"] == "on"
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "fn"
     assert env["AWS_ACCESS_KEY_ID"] == "testing"

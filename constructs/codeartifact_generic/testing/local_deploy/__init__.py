@@ -3,7 +3,8 @@
 :class:`LocalCloudFormation` deploys and destroys the stacks of a cloud assembly against a
 local S3 (moto) and the CodeArtifact emulator: assets are uploaded, intrinsic functions
 resolved, CodeArtifact domains and repositories created, and custom resources run their real
-Lambda handler code in a subprocess that answers to a local HTTPS ResponseURL. State persists
+Lambda handler code in a subprocess that answers to a local HTTPS ResponseURL (and can ask a
+local CloudFormation API endpoint, ``DescribeStacks``, for the live stack status). State persists
 in a directory so separate runs (the ``deploy``/``destroy`` CLI commands from
 :func:`add_local_deploy_commands`) can update and destroy.
 
@@ -13,6 +14,7 @@ Nothing here imports ``aws_cdk``.
 from .assembly import AssemblyError, AssetManifest, CloudAssembly, FileAsset, StackArtifact
 from .assets import PublishedAsset, publish_assets, zip_directory
 from .cli import add_local_deploy_commands
+from .cloudformation_api import CloudFormationEndpoint, StackDescription, StackDirectory
 from .custom_resources import CustomResourceProvider
 from .engine import DEFAULT_SSM_PARAMETERS, DestroyFailed, LocalCloudFormation
 from .events import CustomResourceEvent, make_event, make_stack_id, stringify_properties
@@ -35,6 +37,7 @@ __all__ = [
     "AssemblyError",
     "AssetManifest",
     "CloudAssembly",
+    "CloudFormationEndpoint",
     "CustomResourceEvent",
     "CustomResourceProvider",
     "CustomResourceResponse",
@@ -60,6 +63,8 @@ __all__ = [
     "ResponseServer",
     "ResponseViolation",
     "StackArtifact",
+    "StackDescription",
+    "StackDirectory",
     "StackState",
     "StackSummary",
     "StateStore",

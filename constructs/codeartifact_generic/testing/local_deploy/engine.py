@@ -13,6 +13,12 @@ Deploy publishes each stack's file assets to the local S3, then plays the stack 
 :mod:`.stack_update`). State persists in ``state_dir`` so another process can update or
 destroy. Custom resources run their Lambda function's real code in a subprocess and answer to
 a local HTTPS ResponseURL.
+
+Handlers can ask the local CloudFormation about their stack: a local API endpoint
+(:mod:`.cloudformation_api`, given to handlers as ``AWS_ENDPOINT_URL_CLOUDFORMATION``) answers
+``DescribeStacks`` with the live stack status, which changes before each phase runs its
+handlers (``UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS`` while the resources a failed update
+created are deleted, ``DELETE_IN_PROGRESS`` while a stack is destroyed, …).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from rich.console import Console
 
 from .assembly import CloudAssembly, StackArtifact
 from .assets import publish_assets
+from .cloudformation_api import CloudFormationEndpoint, StackDirectory
 from .custom_resources import CustomResourceProvider, is_custom_resource
 from .events import make_stack_id
 from .intrinsics import topological_order
@@ -72,6 +79,10 @@ class DestroyFailed(LocalDeployError):
 
 class LocalCloudFormation:
     """Plays CloudFormation for a cloud assembly against local S3 and CodeArtifact endpoints.
+
+    Handlers also get ``AWS_ENDPOINT_URL_CLOUDFORMATION`` = :attr:`cloudformation_endpoint`, a
+    local CloudFormation API that answers ``DescribeStacks`` from :attr:`stack_directory` (the
+    live status of every stack, updated before each phase invokes its handlers).
 
     Args:
         state_dir: where state (``state.json``), unpacked function code, handler logs and the
@@ -129,6 +140,10 @@ class LocalCloudFormation:
         self.ssm_parameters = {**DEFAULT_SSM_PARAMETERS, **(ssm_parameters or {})}
         self.rollback = rollback
         self.state = StateStore(self.state_dir)
+        #: What the local CloudFormation API endpoint answers (live statuses of the stacks).
+        self.stack_directory = StackDirectory(self.state)
+        self.state.subscribe(self._publish)
+        self._cloudformation_api: CloudFormationEndpoint | None = None
         self._providers: dict[str, ResourceProvider] = {**default_providers(), **(providers or {})}
         self._custom = CustomResourceProvider()
         self._record_only = RecordOnlyProvider()
@@ -155,10 +170,15 @@ class LocalCloudFormation:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Stop the response server (started on the first custom resource)."""
+        """Stop the response server and the CloudFormation API endpoint (both started on the
+        first custom resource)."""
         if self._response_server is not None:
             self._response_server.stop()
             self._response_server = None
+            self._runner = None
+        if self._cloudformation_api is not None:
+            self._cloudformation_api.stop()
+            self._cloudformation_api = None
             self._runner = None
 
     def __enter__(self) -> Self:
@@ -218,6 +238,24 @@ class LocalCloudFormation:
             self._response_server = ResponseServer(ca_dir=self.state_dir / "tls").start()
         return self._response_server
 
+    def cloudformation_api(self) -> CloudFormationEndpoint:
+        """The local CloudFormation API endpoint (``DescribeStacks``; started on first use)."""
+        if self._cloudformation_api is None:
+            self._cloudformation_api = CloudFormationEndpoint(self.stack_directory).start()
+        return self._cloudformation_api
+
+    @property
+    def cloudformation_endpoint(self) -> str:
+        """URL of the local CloudFormation API endpoint (started if need be); handlers get it
+        as ``AWS_ENDPOINT_URL_CLOUDFORMATION``."""
+        return self.cloudformation_api().url
+
+    def _publish(self, stack_name: str, stack: StackState | None) -> None:
+        if stack is None:
+            self.stack_directory.remove(stack_name)
+        else:
+            self.stack_directory.publish(stack)
+
     def lambda_runner(self) -> LambdaRunner:
         """The runner for handler subprocesses (wired to the local endpoints and CAs)."""
         if self._runner is None:
@@ -229,6 +267,7 @@ class LocalCloudFormation:
                 partition=self.partition,
                 s3_endpoint=self.s3_endpoint,
                 codeartifact_endpoint=self.codeartifact_endpoint,
+                cloudformation_endpoint=self.cloudformation_endpoint,
                 ca_files=(server.ca_file,),
                 codeartifact_ca_bundle=self.codeartifact_ca_bundle,
                 echo=self.reporter.detail if self.echo_handler_logs else None,
@@ -515,6 +554,7 @@ class LocalCloudFormation:
                 raise DestroyFailed(stack.stack_name, None, reason)
         self.reporter.stack(stack.stack_name, "DELETE_IN_PROGRESS")
         stack.status = "DELETE_IN_PROGRESS"
+        stack.status_reason = "User Initiated"
         self.state.put(stack)
         deps = {lid: set(r.depends_on) for lid, r in stack.resources.items()}
         for logical_id in reversed(topological_order(list(stack.resources), deps)):

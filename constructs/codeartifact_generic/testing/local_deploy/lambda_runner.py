@@ -4,8 +4,9 @@ The subprocess is ``sys.executable -c <bootstrap>`` (see :mod:`._bootstrap`) wit
 directory as working directory and ``PYTHONPATH``, and an environment built from scratch: the
 function's variables, the reserved Lambda variables (``AWS_REGION``, ``_HANDLER``,
 ``AWS_LAMBDA_FUNCTION_NAME``, …), dummy credentials, the local endpoints
-(``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_CODEARTIFACT``; ``AWS_ENDPOINT_URL`` points every
-other service at a closed local port so nothing reaches the real AWS) and ``SSL_CERT_FILE``
+(``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_CODEARTIFACT``, ``AWS_ENDPOINT_URL_CLOUDFORMATION``;
+``AWS_ENDPOINT_URL`` points every other service at a closed local port so nothing reaches the
+real AWS) and ``SSL_CERT_FILE``
 (plus ``AWS_CA_BUNDLE``) naming the local CAs. Its output goes line by line to a log file and,
 optionally, to an echo callback. It is killed (with its process group) when it overruns its
 timeout plus a margin.
@@ -159,6 +160,8 @@ class LambdaRunner:
         account_id: used for the function ARN and log group names.
         s3_endpoint: becomes ``AWS_ENDPOINT_URL_S3``.
         codeartifact_endpoint: becomes ``AWS_ENDPOINT_URL_CODEARTIFACT``.
+        cloudformation_endpoint: becomes ``AWS_ENDPOINT_URL_CLOUDFORMATION`` (the local
+            CloudFormation API that answers ``DescribeStacks``).
         ca_files: PEM files to trust (the response server's CA, a TLS CodeArtifact
             endpoint's CA); combined into one bundle for ``SSL_CERT_FILE`` and, when a
             CodeArtifact CA is given, ``AWS_CA_BUNDLE``.
@@ -179,6 +182,7 @@ class LambdaRunner:
         partition: str = "aws",
         s3_endpoint: str | None = None,
         codeartifact_endpoint: str | None = None,
+        cloudformation_endpoint: str | None = None,
         ca_files: tuple[Path, ...] = (),
         codeartifact_ca_bundle: Path | None = None,
         echo: Callable[[str], None] | None = None,
@@ -193,6 +197,7 @@ class LambdaRunner:
         self.partition = partition
         self.s3_endpoint = s3_endpoint
         self.codeartifact_endpoint = codeartifact_endpoint
+        self.cloudformation_endpoint = cloudformation_endpoint
         self.ca_files = tuple(ca_files)
         self.codeartifact_ca_bundle = codeartifact_ca_bundle
         self.echo = echo
@@ -264,6 +269,8 @@ class LambdaRunner:
             env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint
         if self.codeartifact_endpoint:
             env["AWS_ENDPOINT_URL_CODEARTIFACT"] = self.codeartifact_endpoint
+        if self.cloudformation_endpoint:
+            env["AWS_ENDPOINT_URL_CLOUDFORMATION"] = self.cloudformation_endpoint
         bundle = self._ca_bundle(run_dir)
         if bundle is not None:
             env["SSL_CERT_FILE"] = str(bundle)

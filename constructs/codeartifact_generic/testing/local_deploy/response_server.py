@@ -272,7 +272,10 @@ class ResponseServer:
         ca.cert_pem.write_to_path(str(self._ca_file))
         self._server = _TLSServer((self._host, self._port), self, ctx)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="local-deploy-response-server", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms
+            name="local-deploy-response-server",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -8,10 +8,31 @@
    imports may be neither changed nor removed).
 4. On success, cleanup: delete replaced physical resources, then resources removed from the
    template (reverse dependency order). Cleanup failures are warnings, as in CloudFormation.
-5. On failure, rollback in reverse order: delete what was created, roll updates back (custom
-   resources get an Update with the previous properties; a changed physical id in that
-   answer is deleted afterwards), send Delete for custom resources whose Create failed, then
-   raise :class:`DeploymentFailed`.
+5. On failure, rollback in reverse order, then raise :class:`DeploymentFailed`. A new stack
+   deletes what was created and sends Delete for custom resources whose Create failed. An
+   update first rolls updates back (custom resources get an Update with the previous
+   properties), then, in a cleanup phase, deletes what the failed update created: new
+   resources, custom resources whose Create failed, and physical resources that replaced
+   others (or that a custom resource's rollback answer abandoned). Cleanup failures are
+   warnings: CloudFormation skips such resources and completes the rollback.
+
+The stack status is recorded before each phase starts, so a handler that asks
+CloudFormation (``DescribeStacks``) during its run sees the phase it runs in:
+
+============================================  ===============================================
+phase                                         stack status
+============================================  ===============================================
+create resources                              ``CREATE_IN_PROGRESS`` → ``CREATE_COMPLETE``
+update resources                              ``UPDATE_IN_PROGRESS``
+delete replaced / removed resources           ``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS`` →
+                                              ``UPDATE_COMPLETE``
+roll a new stack back                         ``ROLLBACK_IN_PROGRESS`` → ``ROLLBACK_COMPLETE``
+                                              (or ``ROLLBACK_FAILED``)
+roll updates back                             ``UPDATE_ROLLBACK_IN_PROGRESS`` (or
+                                              ``UPDATE_ROLLBACK_FAILED``)
+delete what the failed update created         ``UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS``
+                                              → ``UPDATE_ROLLBACK_COMPLETE``
+============================================  ===============================================
 """
 
 from __future__ import annotations
@@ -19,8 +40,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, Protocol
 
+from .cloudformation_api import format_timestamp
 from .intrinsics import (
     PseudoParameters,
     ResolutionError,
@@ -46,6 +69,8 @@ __all__ = ["DeploymentFailed", "LocalDeployError", "StackServices", "StackSummar
 
 _RETAIN = ("Retain", "RetainExceptOnCreate")
 _STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+#: ``StackStatusReason`` of a stack operation a user started.
+_USER_INITIATED: Final = "User Initiated"
 
 
 class LocalDeployError(Exception):
@@ -195,6 +220,11 @@ class StackUpdate:
         self.replaced: list[ResourceState] = []
         self.imports: set[str] = set()
         self.parameters: dict[str, Any] = {}
+        #: What was passed for each parameter (or its default), before SSM resolution.
+        self.parameter_inputs: dict[str, str] = {}
+        now = format_timestamp(datetime.now(UTC))
+        self.creation_time = (previous.creation_time if previous else "") or now
+        self.last_updated_time = now if previous else ""
         self.resolver: Resolver | None = None
         self._action = "UPDATE" if previous else "CREATE"
         self._deps: dict[str, list[str]] = {}
@@ -265,10 +295,11 @@ class StackUpdate:
             return self._no_changes()
         in_progress = f"{self._action}_IN_PROGRESS"
         self.services.reporter.stack(self.stack_name, in_progress)
+        self._save(in_progress, reason=_USER_INITIATED)
         try:
             for logical_id in order:
                 self._apply(logical_id, resources[logical_id], deps[logical_id], resources)
-                self._save(in_progress)
+                self._save(in_progress, reason=_USER_INITIATED)
             outputs = self._outputs()
             self._check_exports(outputs)
         except _Failure as failure:
@@ -283,21 +314,18 @@ class StackUpdate:
                 or {k: (o.value, o.export_name) for k, o in outputs.items()}
                 != {k: (o.value, o.export_name) for k, o in self.previous.outputs.items()}
             )
-        self._cleanup(removed)
         status = f"{self._action}_COMPLETE"
         if self.previous is not None and not changed:
             status = self.previous.status
-        final = StackState(
-            stack_name=self.stack_name,
-            stack_id=self.stack_id,
-            status=status,
-            template=self.template,
-            parameters=self.parameters,
-            resources=self.records,
-            outputs=outputs,
-            imports=sorted(self.imports),
-            dependencies=self.dependencies,
-        )
+            self.last_updated_time = self.previous.last_updated_time
+        elif self.previous is not None:
+            # The update is complete (new template, outputs); old resources go now.
+            cleanup = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+            if self.replaced or removed:
+                self.services.reporter.stack(self.stack_name, cleanup)
+            self.services.save(self._updated_stack(cleanup, outputs))
+        self._cleanup(removed)
+        final = self._updated_stack(status, outputs)
         self.services.save(final)
         elapsed = time.monotonic() - started
         if changed:
@@ -313,6 +341,23 @@ class StackUpdate:
             outputs=final.output_values(),
             exports=final.exports,
             changed=changed,
+        )
+
+    def _updated_stack(self, status: str, outputs: dict[str, OutputState]) -> StackState:
+        """The stack as this run leaves it (new template, parameters and outputs)."""
+        return StackState(
+            stack_name=self.stack_name,
+            stack_id=self.stack_id,
+            status=status,
+            template=self.template,
+            parameters=self.parameters,
+            resources=self.records,
+            outputs=outputs,
+            imports=sorted(self.imports),
+            dependencies=self.dependencies,
+            parameter_inputs=self.parameter_inputs,
+            creation_time=self.creation_time,
+            last_updated_time=self.last_updated_time,
         )
 
     def _unchanged(self) -> bool:
@@ -407,6 +452,11 @@ class StackUpdate:
             else:
                 raise ResolutionError(f"Parameters: [{name}] must have values")
             values[name] = _cfn_parameter_value(name, spec, raw, self.services)
+            self.parameter_inputs[name] = (
+                ",".join(to_cfn_string(v) for v in raw)
+                if isinstance(raw, list)
+                else to_cfn_string(raw)
+            )
         return values
 
     def _check_rules(self) -> None:
@@ -733,69 +783,157 @@ class StackUpdate:
             raise DeploymentFailed(
                 self.stack_name, failure.logical_id, failure.reason, status=status
             )
-        reporter.stack(
-            self.stack_name,
-            ("ROLLBACK_IN_PROGRESS" if first_create else "UPDATE_ROLLBACK_IN_PROGRESS")
-            + f": {failure.reason}",
-            "bold yellow",
-        )
-        ok = True
-        delete_afterwards: list[ResourceState] = []
-        for entry in reversed(self.journal):
-            try:
-                ok = self._undo(entry, delete_afterwards) and ok
-            except Exception as exc:
-                ok = False
-                reporter.error(f"{self.stack_name}/{entry.logical_id}: rollback step failed: {exc}")
-            self._save("ROLLBACK_IN_PROGRESS" if first_create else "UPDATE_ROLLBACK_IN_PROGRESS")
-        for record in delete_afterwards:
-            if not self._delete(record, "DELETE (rollback cleanup)"):
-                reporter.warn(
-                    f"{self.stack_name}/{record.logical_id}: {record.physical_id} could not be "
-                    "deleted during rollback cleanup; left behind"
-                )
         if first_create:
+            ok = self._rollback_new_stack(failure)
             status = "ROLLBACK_COMPLETE" if ok else "ROLLBACK_FAILED"
+            self._save(status, reason=failure.reason)
             if ok:
+                # Like the CDK CLI (which deletes a ROLLBACK_COMPLETE stack before the next
+                # deployment): forget it now.
                 services.forget(self.stack_name)
-            else:
-                self._save(status, reason=failure.reason)
         else:
+            ok = self._rollback_update(failure)
             status = "UPDATE_ROLLBACK_COMPLETE" if ok else "UPDATE_ROLLBACK_FAILED"
             assert self.previous is not None
             restored = self.previous.copy()
             restored.resources = self.records
             restored.status = status
             restored.status_reason = failure.reason
+            restored.last_updated_time = self.last_updated_time
             services.save(restored)
         reporter.stack(self.stack_name, status, "bold red" if not ok else "bold yellow")
         raise DeploymentFailed(self.stack_name, failure.logical_id, failure.reason, status=status)
 
-    def _undo(self, entry: _Entry, delete_afterwards: list[ResourceState]) -> bool:
-        """Undo one journal entry; False when that failed."""
-        provider = self.services.provider_for(entry.resource_type)
-        if entry.kind == "create":
-            return self._undo_create(entry)
-        if entry.kind == "create_failed":
-            if not provider.rollback_by_update:
-                return True  # providers fail before creating anything
-            # CloudFormation sends Delete for a custom resource whose Create failed, with the
-            # physical id it answered (or one CloudFormation made up).
-            physical = entry.failed_physical_id or generate_name(self.stack_name, entry.logical_id)
-            ghost = ResourceState(
-                entry.logical_id,
-                entry.resource_type,
-                physical,
-                entry.properties,
-                depends_on=self._deps.get(entry.logical_id, []),
-            )
-            if self._delete(ghost):
-                return True
-            self.records[entry.logical_id] = ghost  # DELETE_FAILED: a later destroy retries
-            self._block(ghost)
+    def _rollback_new_stack(self, failure: _Failure) -> bool:
+        """``ROLLBACK_IN_PROGRESS``: delete everything, newest first; False when that failed."""
+        status = "ROLLBACK_IN_PROGRESS"
+        self._save(status, reason=failure.reason)
+        self.services.reporter.stack(self.stack_name, f"{status}: {failure.reason}", "bold yellow")
+        ok = True
+        for entry in reversed(self.journal):
+            try:
+                if entry.kind == "create":
+                    ok = self._undo_create(entry) and ok
+                elif entry.kind == "create_failed":
+                    ok = self._undo_failed_create(entry) and ok
+            except Exception as exc:
+                ok = False
+                self.services.reporter.error(
+                    f"{self.stack_name}/{entry.logical_id}: rollback step failed: {exc}"
+                )
+            self._save(status, reason=failure.reason)
+        return ok
+
+    def _rollback_update(self, failure: _Failure) -> bool:
+        """``UPDATE_ROLLBACK_IN_PROGRESS``: roll updates back, newest first; then
+        ``UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS``: delete what the update created.
+        False when an update could not be rolled back (no cleanup then, as in AWS)."""
+        reporter = self.services.reporter
+        status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        self._save(status, reason=failure.reason)
+        reporter.stack(self.stack_name, f"{status}: {failure.reason}", "bold yellow")
+        steps = list(enumerate(self.journal))[::-1]
+        ok = True
+        #: journal index → a physical resource the update created that the cleanup deletes
+        leftovers: dict[int, ResourceState] = {}
+        for index, entry in steps:
+            if entry.kind not in ("update", "update_failed"):
+                continue
+            try:
+                rolled_back, leftover = self._undo_update(entry)
+            except Exception as exc:
+                rolled_back, leftover = False, None
+                reporter.error(f"{self.stack_name}/{entry.logical_id}: rollback step failed: {exc}")
+            ok = rolled_back and ok
+            if leftover is not None:
+                leftovers[index] = leftover
+            self._save(status, reason=failure.reason)
+        if not ok:
+            self._keep_for_destroy(leftovers)
             return False
+        cleanup = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+        self._save(cleanup, reason=failure.reason)
+        reporter.stack(self.stack_name, cleanup, "bold yellow")
+        for index, entry in steps:
+            try:
+                self._clean_up_after_rollback(entry, leftovers.get(index))
+            except Exception as exc:
+                reporter.error(f"{self.stack_name}/{entry.logical_id}: cleanup step failed: {exc}")
+            self._save(cleanup, reason=failure.reason)
+        return True
+
+    def _keep_for_destroy(self, leftovers: dict[int, ResourceState]) -> None:
+        """``UPDATE_ROLLBACK_FAILED``: what the update created stays in the stack, so that
+        destroying the stack deletes it (a failed custom resource Create gets its Delete)."""
+        for entry in self.journal:
+            provider = self.services.provider_for(entry.resource_type)
+            if entry.kind == "create_failed" and provider.rollback_by_update:
+                self.records.setdefault(entry.logical_id, self._ghost(entry))
+        for leftover in leftovers.values():
+            self.services.reporter.warn(
+                f"{self.stack_name}/{leftover.logical_id}: {leftover.physical_id} (created by the "
+                "failed update) is left behind: the rollback failed before its cleanup phase"
+            )
+
+    def _clean_up_after_rollback(self, entry: _Entry, leftover: ResourceState | None) -> None:
+        """Delete what ``entry`` created; failures are warnings (the resource is left behind)."""
+        warn = self.services.reporter.warn
+        if entry.kind == "create":
+            record = self.records.pop(entry.logical_id, None)
+            if record is None:
+                return
+            if record.deletion_policy == "Retain":
+                self._retained(record, "DeletionPolicy Retain")
+            elif not self._delete(record, "DELETE (rollback cleanup)"):
+                warn(
+                    f"{self.stack_name}/{record.logical_id}: {record.physical_id} could not be "
+                    "deleted during the rollback cleanup; CloudFormation skips it and leaves it "
+                    "behind"
+                )
+        elif entry.kind == "create_failed":
+            if not self.services.provider_for(entry.resource_type).rollback_by_update:
+                return  # providers fail before creating anything
+            ghost = self._ghost(entry)
+            if not self._delete(ghost, "DELETE (rollback cleanup)"):
+                warn(
+                    f"{self.stack_name}/{ghost.logical_id}: {ghost.physical_id} (its Create "
+                    "failed) could not be deleted during the rollback cleanup; left behind"
+                )
+        elif leftover is not None and not self._delete(leftover, "DELETE (rollback cleanup)"):
+            warn(
+                f"{self.stack_name}/{leftover.logical_id}: {leftover.physical_id} could not be "
+                "deleted during the rollback cleanup; left behind"
+            )
+
+    def _ghost(self, entry: _Entry) -> ResourceState:
+        """The resource CloudFormation believes a failed custom resource Create left: the
+        physical id the handler answered with, or one CloudFormation made up."""
+        physical = entry.failed_physical_id or generate_name(self.stack_name, entry.logical_id)
+        return ResourceState(
+            entry.logical_id,
+            entry.resource_type,
+            physical,
+            entry.properties,
+            depends_on=self._deps.get(entry.logical_id, []),
+        )
+
+    def _undo_failed_create(self, entry: _Entry) -> bool:
+        """Send Delete for a custom resource whose Create failed; False when that failed."""
+        if not self.services.provider_for(entry.resource_type).rollback_by_update:
+            return True  # providers fail before creating anything
+        ghost = self._ghost(entry)
+        if self._delete(ghost):
+            return True
+        self.records[entry.logical_id] = ghost  # DELETE_FAILED: a later destroy retries
+        self._block(ghost)
+        return False
+
+    def _undo_update(self, entry: _Entry) -> tuple[bool, ResourceState | None]:
+        """Roll one update back: (whether that worked, a physical resource to delete in the
+        cleanup phase)."""
+        provider = self.services.provider_for(entry.resource_type)
         if provider.rollback_by_update:
-            return self._rollback_custom(entry, provider, delete_afterwards)
+            return self._rollback_custom(entry, provider)
         return self._rollback_native(entry, provider)
 
     def _block(self, record: ResourceState) -> None:
@@ -834,8 +972,8 @@ class StackUpdate:
         return False
 
     def _rollback_custom(
-        self, entry: _Entry, provider: ResourceProvider, delete_afterwards: list[ResourceState]
-    ) -> bool:
+        self, entry: _Entry, provider: ResourceProvider
+    ) -> tuple[bool, ResourceState | None]:
         """Roll a custom resource back the CloudFormation way: Update with the old properties."""
         before = entry.before
         assert before is not None
@@ -861,29 +999,30 @@ class StackUpdate:
                 "FAILED",
                 exc.reason,
             )
-            return False
+            return False, None
         restored = before.copy()
         restored.physical_id = result.physical_id
         restored.attributes = dict(result.attributes)
         restored.internal = dict(result.internal)
         self.records[entry.logical_id] = restored
-        if result.physical_id != current.physical_id:
-            delete_afterwards.append(believed)
         self._report(action, entry.logical_id, entry.resource_type, provider, started)
-        return True
+        # A physical id other than the one CloudFormation holds: that one is deleted in the
+        # cleanup phase.
+        return True, believed if result.physical_id != current.physical_id else None
 
-    def _rollback_native(self, entry: _Entry, provider: ResourceProvider) -> bool:
-        """Undo an update of an emulated/recorded resource."""
+    def _rollback_native(
+        self, entry: _Entry, provider: ResourceProvider
+    ) -> tuple[bool, ResourceState | None]:
+        """Undo an update of an emulated/recorded resource (a replacement is deleted in the
+        cleanup phase, unless its DeletionPolicy is Retain)."""
         before = entry.before
         assert before is not None
         if entry.kind == "update_failed":
-            return True  # providers fail before changing anything
+            return True, None  # providers fail before changing anything
         current = self.records[entry.logical_id]
         if entry.replaced:
-            if current.deletion_policy != "Retain" and not self._delete(current):
-                return False
             self.records[entry.logical_id] = before
-            return True
+            return True, current if current.deletion_policy != "Retain" else None
         started = time.monotonic()
         action = "UPDATE (rollback)"
         try:
@@ -902,13 +1041,13 @@ class StackUpdate:
                 "FAILED",
                 exc.reason,
             )
-            return False
+            return False, None
         restored = before.copy()
         restored.attributes = dict(result.attributes)
         restored.internal = dict(result.internal)
         self.records[entry.logical_id] = restored
         self._report(action, entry.logical_id, entry.resource_type, provider, started)
-        return True
+        return True, None
 
     # ------------------------------------------------------------ persistence
 
@@ -925,6 +1064,9 @@ class StackUpdate:
             imports=base.imports if base else sorted(self.imports),
             dependencies=self.dependencies,
             status_reason=reason,
+            parameter_inputs=base.parameter_inputs if base else self.parameter_inputs,
+            creation_time=self.creation_time,
+            last_updated_time=self.last_updated_time,
         )
         self.services.save(stack)
 

@@ -5,6 +5,9 @@ resources (resolved properties, physical id, attributes, provider-private data),
 the exports it imports and the stacks it depends on. It is rewritten atomically after every
 resource operation, so a separate process (the CLI) can update or destroy what an earlier one
 deployed.
+
+Listeners (:meth:`StateStore.subscribe`) hear of every change as it is recorded; the engine
+uses that to publish live stack statuses to its local CloudFormation API endpoint.
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ import copy
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["STATE_FILE", "OutputState", "ResourceState", "StackState", "StateStore"]
+__all__ = [
+    "STATE_FILE",
+    "OutputState",
+    "ResourceState",
+    "StackState",
+    "StateListener",
+    "StateStore",
+]
 
 STATE_FILE: Final = "state.json"
 _FORMAT_VERSION: Final = 1
@@ -76,6 +86,9 @@ class StackState:
     ``status`` uses CloudFormation's names (``CREATE_COMPLETE``, ``UPDATE_COMPLETE``,
     ``UPDATE_ROLLBACK_COMPLETE``, ``UPDATE_ROLLBACK_FAILED``, ``ROLLBACK_FAILED``,
     ``DELETE_FAILED``, ``*_IN_PROGRESS`` while a run is under way).
+    ``parameters`` holds the resolved values, ``parameter_inputs`` what was passed (or the
+    default), which differ for ``AWS::SSM::Parameter::Value<…>`` parameters. Times are
+    ISO 8601 UTC strings (``""``: unknown, e.g. state written by an older version).
     """
 
     stack_name: str
@@ -88,6 +101,9 @@ class StackState:
     imports: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
     status_reason: str = ""
+    parameter_inputs: dict[str, str] = field(default_factory=dict)
+    creation_time: str = ""
+    last_updated_time: str = ""
 
     @property
     def exports(self) -> dict[str, str]:
@@ -117,6 +133,10 @@ class StackState:
         return cls(**data)
 
 
+#: Called with (stack name, the stack as recorded now or ``None`` once it is removed).
+StateListener = Callable[[str, StackState | None], None]
+
+
 class StateStore:
     """The stacks in ``state_dir/state.json``; :meth:`save` writes them atomically."""
 
@@ -124,17 +144,32 @@ class StateStore:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / STATE_FILE
         self._stacks: dict[str, StackState] = {}
+        self._listeners: list[StateListener] = []
         self.reload()
+
+    def subscribe(self, listener: StateListener) -> None:
+        """Call ``listener`` on every :meth:`put` and :meth:`remove` (and for what
+        :meth:`reload` changes), in the thread that records the change."""
+        self._listeners.append(listener)
+
+    def _notify(self, stack_name: str, stack: StackState | None) -> None:
+        for listener in self._listeners:
+            listener(stack_name, stack)
 
     def reload(self) -> None:
         """Read the file again (missing file: no stacks)."""
+        before = set(self._stacks)
         if not self.path.exists():
             self._stacks = {}
-            return
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        if data.get("version") != _FORMAT_VERSION:
-            raise ValueError(f"{self.path}: unsupported state format {data.get('version')!r}")
-        self._stacks = {k: StackState.from_json(v) for k, v in data.get("stacks", {}).items()}
+        else:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") != _FORMAT_VERSION:
+                raise ValueError(f"{self.path}: unsupported state format {data.get('version')!r}")
+            self._stacks = {k: StackState.from_json(v) for k, v in data.get("stacks", {}).items()}
+        for name in before - set(self._stacks):
+            self._notify(name, None)
+        for name, stack in self._stacks.items():
+            self._notify(name, stack)
 
     def save(self) -> None:
         """Write every stack to the state file (write to a temporary file, then rename)."""
@@ -171,12 +206,15 @@ class StateStore:
         self._stacks[stack.stack_name] = stack
         if save:
             self.save()
+        self._notify(stack.stack_name, stack)
 
     def remove(self, stack_name: str, *, save: bool = True) -> None:
         """Forget the stack."""
-        self._stacks.pop(stack_name, None)
+        removed = self._stacks.pop(stack_name, None)
         if save:
             self.save()
+        if removed is not None:
+            self._notify(stack_name, None)
 
     def exports(self, *, excluding: str | None = None) -> dict[str, tuple[str, str]]:
         """Export name → (exporting stack, value), leaving out stack ``excluding``."""

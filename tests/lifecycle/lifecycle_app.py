@@ -1,0 +1,99 @@
+"""A small app whose knobs exercise every row of the lifecycle semantics table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_ssm as ssm
+
+from codeartifact_generic import (
+    DeleteBehavior,
+    GenericPackageVersion,
+    PackageAsset,
+    PackageVersionReference,
+    VersionStatus,
+)
+
+DOMAIN = "life-domain"
+REPOSITORY = "life-repo"
+REFERENCE = "/life/tool"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """What one deployment of the app declares."""
+
+    version: str = "1.0.0"
+    data: str = "tool v1"
+    status: VersionStatus = VersionStatus.PUBLISHED
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
+    on_delete: DeleteBehavior | None = None
+    replace_existing: bool = False
+    extra_asset: bool = False
+    #: Add a second version whose S3 object does not exist, deployed after the first.
+    broken_sibling: bool = False
+    #: The consumer uses a strong reference (an export) to the revision instead of SSM.
+    strong_consumer: bool = False
+    context: dict[str, str] = field(default_factory=dict)
+
+
+def synth(outdir: Path, knobs: Knobs) -> Path:
+    """Synthesize the app into ``outdir`` (handler bundled locally) and return it."""
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False, context=knobs.context)
+    repo = cdk.Stack(app, "LifeRepo")
+    from aws_cdk import aws_codeartifact as codeartifact
+
+    domain = codeartifact.CfnDomain(repo, "Domain", domain_name=DOMAIN)
+    repository = codeartifact.CfnRepository(
+        repo, "Repository", domain_name=domain.attr_name, repository_name=REPOSITORY
+    )
+    packages = cdk.Stack(app, "LifePackages")
+    packages.add_stack_dependency(repo)
+    assets = [PackageAsset.from_data("tool.bin", knobs.data)]
+    if knobs.extra_asset:
+        assets.append(PackageAsset.from_data("extra.txt", "more"))
+    tool = GenericPackageVersion(
+        packages,
+        "Tool",
+        domain=DOMAIN,
+        repository=REPOSITORY,
+        namespace="life",
+        package="tool",
+        version=knobs.version,
+        assets=assets,
+        status=knobs.status,
+        removal_policy=knobs.removal_policy,
+        on_delete=knobs.on_delete,
+        replace_existing=knobs.replace_existing,
+        reference_parameter_prefix=REFERENCE,
+    )
+    tool.node.add_dependency(repository)
+    if knobs.broken_sibling:
+        broken = GenericPackageVersion(
+            packages,
+            "Broken",
+            domain=DOMAIN,
+            repository=REPOSITORY,
+            namespace="life",
+            package="broken",
+            version="0.0.1",
+            assets=[PackageAsset.from_bucket("no-such-bucket-here", "missing/object.bin")],
+        )
+        broken.node.add_dependency(tool)
+    consumer = cdk.Stack(app, "LifeConsumer")
+    consumer.add_stack_dependency(packages)
+    revision = (
+        tool.attr_version_revision
+        if knobs.strong_consumer
+        else PackageVersionReference.from_parameters(
+            consumer, parameter_prefix=REFERENCE
+        ).version_revision
+    )
+    ssm.StringParameter(
+        consumer, "Uses", parameter_name="/life/consumer/uses", string_value=revision
+    )
+    cdk.CfnOutput(consumer, "UsedRevision", value=revision)
+    app.synth()
+    return outdir
