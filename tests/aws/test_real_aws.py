@@ -56,7 +56,34 @@ def test_cdk_deploy_publishes_and_destroy_retains() -> None:
             hashlib.sha256(body).hexdigest()
             == hashlib.sha256((REPO / "example" / "dist" / "mycli.tar.gz").read_bytes()).hexdigest()
         )
-        _cdk("destroy", "Packages", "Consumer", "--force", *context)
+        # a bump: the consumer reads the new revision through SSM (no export blocks it)
+        bumped = ["-c", f"domain={domain}", "-c", "version=1.5.0"]
+        _cdk("deploy", "--all", *bumped)
+        new = client.describe_package_version(**{**coords, "packageVersion": "1.5.0"})
+        assert new["packageVersion"]["status"] == "Published"
+        # a changed file without a bump fails and rolls back, leaving 1.5.0 as it was
+        changed = REPO / "build" / "changed-mycli.tar.gz"
+        changed.parent.mkdir(exist_ok=True)
+        changed.write_bytes(b"other bytes")
+        failed = subprocess.run(
+            [
+                str(CDK_CLI),
+                "deploy",
+                "Packages",
+                "--require-approval",
+                "never",
+                *bumped,
+                "-c",
+                f"cli_artifact={changed}",
+            ],
+            cwd=REPO,
+            check=False,
+            timeout=3600,
+        )
+        assert failed.returncode != 0
+        again = client.describe_package_version(**{**coords, "packageVersion": "1.5.0"})
+        assert again["packageVersion"]["revision"] == new["packageVersion"]["revision"]
+        _cdk("destroy", "Packages", "Consumer", "--force", *bumped)
         assert client.describe_package_version(**coords)["packageVersion"]["status"] == "Published"
     finally:
         subprocess.run(

@@ -121,3 +121,26 @@ def test_make_demo_entry_point_prints_the_table(tmp_path: Path) -> None:
         "every downloaded asset matches its SHA256",
     ):
         assert text in done.stdout
+
+
+def test_make_demo_lifecycle_entry_point_ends_every_step_as_expected() -> None:
+    # WHEN the lifecycle demo runs as `make demo-lifecycle` runs it
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codeartifact_generic.testing",
+            "demo-lifecycle",
+            "--app",
+            f"{sys.executable} app.py",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    # THEN every step (deploy, bump, failing change, destroy) ended as expected
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert "every step ended as expected" in done.stdout
+    assert "differs from what CodeArtifact holds" in done.stdout
