@@ -7,7 +7,16 @@ policy grows by ARNs, not by statements, as versions are added.
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Aws, DockerImage, Duration, IStableNumberProducer, Lazy, Size, Stack
+from aws_cdk import (
+    Aws,
+    DockerImage,
+    Duration,
+    IStableNumberProducer,
+    Lazy,
+    Size,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -39,17 +48,20 @@ REPOSITORY_ACTIONS = ("codeartifact:DescribeRepository",)
 #: unknown SHA256 may be spooled there (the Lambda maximum: assets may be up to 5 GB).
 DEFAULT_EPHEMERAL_MIB = 512
 SPOOL_EPHEMERAL_MIB = 10240
+#: Memory of the handler: the data path needs a few MiB whatever the asset size; more memory
+#: buys CPU (hashing) and network bandwidth on Lambda.
+DEFAULT_MEMORY_MIB = 1024
 
 
 @jsii.implements(IStableNumberProducer)
-class _SpoolSpace:
-    """Ephemeral storage decided at synth, once every version of the stack is declared."""
+class _Largest:
+    """A setting decided at synth, once every version of the stack has said what it needs."""
 
-    def __init__(self, provider: HandlerProvider) -> None:
-        self._provider = provider
+    def __init__(self, wishes: list[int]) -> None:
+        self._wishes = wishes
 
     def produce(self) -> int:
-        return SPOOL_EPHEMERAL_MIB if self._provider.spools else DEFAULT_EPHEMERAL_MIB
+        return max(self._wishes)
 
 
 class HandlerProvider(Construct):
@@ -66,6 +78,8 @@ class HandlerProvider(Construct):
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
+        self._memory_wishes = [DEFAULT_MEMORY_MIB]
+        self._ephemeral_wishes = [DEFAULT_EPHEMERAL_MIB]
         self.function = lambda_.SingletonFunction(
             self,
             "Handler",
@@ -85,14 +99,12 @@ class HandlerProvider(Construct):
                 },
             ),
             timeout=HANDLER_TIMEOUT,
-            memory_size=1024,
-            ephemeral_storage_size=Size.mebibytes(Lazy.number(_SpoolSpace(self))),
+            memory_size=Token.as_number(Lazy.number(_Largest(self._memory_wishes))),
+            ephemeral_storage_size=Size.mebibytes(Lazy.number(_Largest(self._ephemeral_wishes))),
             # CloudFormation invokes asynchronously: a retry after the handler already answered
             # FAILED (e.g. at its timeout) could still publish while the stack rolls back.
             retry_attempts=0,
         )
-        #: True once an asset without a synth-time SHA256 is declared: it may be spooled.
-        self.spools = False
         self._package_statement = iam.PolicyStatement(actions=list(PUBLISHER_ACTIONS))
         # A Delete event does not say whether CloudFormation is rolling back; the stack does.
         self.function.add_to_role_policy(
@@ -120,9 +132,17 @@ class HandlerProvider(Construct):
             self._repository_arns.add(repository_arn)
             self._repository_statement.add_resources(repository_arn)
 
+    def require(self, *, memory_mib: int | None, ephemeral_mib: int | None) -> None:
+        """Ask for at least this much memory and /tmp; the function gets the stack's largest."""
+        if memory_mib is not None:
+            self._memory_wishes.append(memory_mib)
+        if ephemeral_mib is not None:
+            self._ephemeral_wishes.append(ephemeral_mib)
+
     def allow_reading(self, asset: BoundAsset) -> None:
         """Let the handler read ``asset``'s object (only that object) and decrypt it."""
-        self.spools = self.spools or asset.sha256 is None
+        if asset.sha256 is None:  # it may be spooled to /tmp
+            self._ephemeral_wishes.append(SPOOL_EPHEMERAL_MIB)
         statement = self._read_statements.get(asset.read_actions)
         if statement is None:
             statement = iam.PolicyStatement(actions=list(asset.read_actions))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Size, Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -60,6 +60,8 @@ class GenericPackageVersion(Construct):
         remove_adopted: bool = False,
         replace_existing: bool = False,
         reference_parameter_prefix: str | None = None,
+        memory_size: int | None = None,
+        ephemeral_storage_size: Size | None = None,
         service_timeout: Duration | None = None,
     ) -> None:
         """Declare a package version.
@@ -89,6 +91,12 @@ class GenericPackageVersion(Construct):
             SSM String parameters under this path (e.g. ``/releases/mycli``), for other stacks to
             read at deploy time with ``PackageVersionReference.from_parameters``: a reference
             that survives version bumps. Default: no parameters.
+        :param memory_size: MiB of memory the stack's handler function needs at least (the
+            function is shared: it gets the largest value of the stack's versions).
+            Default: 1024, which streams any asset size; more buys CPU and bandwidth.
+        :param ephemeral_storage_size: ``/tmp`` the handler needs at least (shared likewise).
+            Default: 512 MiB, or 10 GiB when the stack declares an S3 object of unknown SHA256
+            (it may be spooled to ``/tmp``).
         :param service_timeout: how long CloudFormation waits for the handler before failing
             the resource. Default: 20 minutes (the handler itself stops after 15).
         """
@@ -105,6 +113,8 @@ class GenericPackageVersion(Construct):
             removal_policy=removal_policy,
             on_delete=on_delete,
             reference_parameter_prefix=reference_parameter_prefix,
+            memory_size=memory_size,
+            ephemeral_storage_size=ephemeral_storage_size,
         )
         stack = Stack.of(self)
         self.domain = domain
@@ -139,6 +149,12 @@ class GenericPackageVersion(Construct):
         )
 
         provider = HandlerProvider.of(self)
+        provider.require(
+            memory_mib=memory_size,
+            ephemeral_mib=int(ephemeral_storage_size.to_mebibytes())
+            if ephemeral_storage_size
+            else None,
+        )
         provider.allow_publishing(package_arn=self.package_arn, repository_arn=repository_arn)
         self.assets: tuple[BoundAsset, ...] = tuple(
             asset.bind(self, f"Asset{index}") for index, asset in enumerate(assets)
@@ -292,6 +308,8 @@ def _validate(
     removal_policy: RemovalPolicy,
     on_delete: DeleteBehavior | None,
     reference_parameter_prefix: str | None,
+    memory_size: int | None,
+    ephemeral_storage_size: Size | None,
 ) -> None:
     problems = [
         problem
@@ -320,6 +338,12 @@ def _validate(
             if name in seen:
                 problems.append(f"assets[{index}]: asset name {name!r} is used more than once")
             seen.add(name)
+    if memory_size is not None and not 128 <= memory_size <= 10240:
+        problems.append(f"memory_size must be 128 to 10240 MiB, got {memory_size}")
+    if ephemeral_storage_size is not None and not (
+        512 <= ephemeral_storage_size.to_mebibytes() <= 10240
+    ):
+        problems.append("ephemeral_storage_size must be 512 MiB to 10 GiB")
     if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
         problems.append(f"removal_policy must be RETAIN or DESTROY, got {removal_policy.name}")
     if on_delete is not None and removal_policy != RemovalPolicy.DESTROY:

@@ -283,3 +283,26 @@ def test_hash_attributes_beyond_the_guaranteed_count_are_refused(stack: cdk.Stac
     assert "Fn::GetAtt" in json.dumps(stack.resolve(version.asset_sha256("15.bin")))
     with pytest.raises(ValueError, match="pass sha256= to from_bucket"):
         version.asset_sha256("16.bin")
+
+
+def test_memory_and_tmp_are_the_largest_any_version_of_the_stack_asks_for(stack: cdk.Stack) -> None:
+    # GIVEN two versions in one stack with different needs
+    _version(stack, "A", [PackageAsset.from_data("a", "x")], memory_size=2048)
+    _version(
+        stack,
+        "B",
+        [PackageAsset.from_data("b", "y")],
+        version="2",
+        ephemeral_storage_size=cdk.Size.gibibytes(2),
+    )
+    # THEN the shared function gets the largest of each
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function", {"MemorySize": 2048, "EphemeralStorage": {"Size": 2048}}
+    )
+
+
+def test_out_of_range_memory_is_rejected(stack: cdk.Stack) -> None:
+    from codeartifact_generic import ValidationError
+
+    with pytest.raises(ValidationError, match="memory_size must be 128 to 10240 MiB, got 64"):
+        _version(stack, "A", [PackageAsset.from_data("a", "x")], memory_size=64)
