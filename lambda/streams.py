@@ -5,9 +5,12 @@ Memory stays at one chunk whatever the asset size: nothing here reads a whole ob
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, Protocol
@@ -18,6 +21,8 @@ from .log import log_line
 
 #: Bytes read from S3 per call: large enough for throughput, small enough for memory.
 CHUNK_BYTES = 1024 * 1024
+#: Chunks the reader thread may get ahead of the upload.
+PREFETCH_CHUNKS = 4
 #: Seconds between progress lines of one asset.
 PROGRESS_EVERY_SECONDS = 10.0
 
@@ -79,13 +84,108 @@ class Progress:
         return self._clock() - self.started
 
 
+class _End:
+    """Queue item: the source ended where it should, with this digest."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+
+
+class _Failed:
+    """Queue item: reading failed; the consumer raises ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Prefetch:
+    """A reader thread: S3 → hash → bounded queue, so download and upload overlap.
+
+    At most ``PREFETCH_CHUNKS`` chunks wait in the queue (plus one being read and one being
+    sent): memory stays a few MiB whatever the asset size. hashlib releases the GIL, so hashing
+    runs in parallel with the sending thread. The last chunk is only queued after the digest
+    was checked.
+    """
+
+    def __init__(
+        self, source: Readable, size: int, expected: str | None, progress: Progress
+    ) -> None:
+        self._source = source
+        self._size = size
+        self._expected = expected
+        self._progress = progress
+        self._queue: queue.Queue[bytes | _End | _Failed] = queue.Queue(maxsize=PREFETCH_CHUNKS)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="s3-prefetch", daemon=True)
+        self._thread.start()
+
+    def take(self) -> bytes | _End | _Failed:
+        """The next chunk (or the end, or the failure), waiting for the reader if needed."""
+        return self._queue.get()
+
+    def stop(self) -> None:
+        """Stop the reader (unblocking it if the queue is full) and wait for it."""
+        self._stopped.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _put(self, item: bytes | _End | _Failed) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def _run(self) -> None:
+        digest = hashlib.sha256()
+        seen = 0
+        name = self._progress.asset_name
+        try:
+            while not self._stopped.is_set():
+                chunk = self._source.read(CHUNK_BYTES)
+                seen += len(chunk)
+                if seen > self._size:
+                    raise AssetContentMismatch(
+                        f"asset {name!r} is larger than the declared {self._size} bytes"
+                    )
+                if not chunk and seen < self._size:
+                    raise AssetContentMismatch(
+                        f"asset {name!r} ended after {seen} of {self._size} bytes"
+                    )
+                digest.update(chunk)
+                if chunk:
+                    self._progress.advance(len(chunk))
+                if seen == self._size:
+                    hexdigest = digest.hexdigest()
+                    if self._expected is not None and hexdigest != self._expected:
+                        raise AssetContentMismatch(
+                            f"asset {name!r} has SHA256 {hexdigest[:12]}… but "
+                            f"{self._expected[:12]}… was declared: the object changed since synth"
+                        )
+                    if chunk and not self._put(chunk):
+                        return
+                    self._put(_End(hexdigest))
+                    return
+                if not self._put(chunk):
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            self._put(_Failed(error))
+        finally:
+            self._source.close()
+
+
 class HashingBody:
     """A request body that streams one object once while hashing it.
 
-    ``len()`` gives botocore the Content-Length so it streams instead of buffering. The SHA256
-    (and size) are checked when the last chunk is read, *before* that chunk is handed on, so a
-    mismatching object never reaches the server whole. ``seek(0)`` re-opens the source, which is
-    what botocore does before retrying a request.
+    ``len()`` gives botocore the Content-Length so it streams instead of buffering. A reader
+    thread downloads and hashes ahead of the upload (see :class:`_Prefetch`). The SHA256 and
+    size are checked before the last chunk is handed on, so a mismatching object never reaches
+    the server whole. ``seek(0)`` re-opens the source, which is what botocore does before
+    retrying a request.
     """
 
     def __init__(
@@ -100,18 +200,16 @@ class HashingBody:
         self._size = size
         self._expected = expected_sha256
         self._progress = progress
-        self._source: Readable | None = None
+        self._prefetch: _Prefetch | None = None
         #: A failure retrying cannot help (a mismatch, an unreadable source, no time left):
         #: rewinding re-raises it, and the caller reports it instead of botocore's wrapper.
         self.failure: Exception | None = None
         self._reset()
 
     def _reset(self) -> None:
-        self._hash = hashlib.sha256()
         self._position = 0
         self._pending = memoryview(b"")
         self._digest: str | None = None
-        self._source_done = False
 
     def __len__(self) -> int:
         return self._size
@@ -130,7 +228,7 @@ class HashingBody:
             raise io.UnsupportedOperation("HashingBody can only seek to the start")
         if self.failure is not None:
             raise self.failure
-        if self._position or self._source is not None:
+        if self._position or self._prefetch is not None:
             self.close()
             self._progress.done = 0
             self._reset()
@@ -140,51 +238,27 @@ class HashingBody:
         """Return up to ``amt`` bytes (all remaining when negative or None)."""
         if amt is None or amt < 0:
             return b"".join(iter(lambda: self.read(CHUNK_BYTES), b""))
-        while not self._pending and not self._source_done:
-            self._fill()
+        if not self._pending and self._digest is None:
+            self._next_chunk()
         # Slicing a memoryview copies nothing; only the bytes handed out are copied.
         chunk, self._pending = self._pending[:amt], self._pending[amt:]
         self._position += len(chunk)
         return chunk.tobytes()
 
-    def _fill(self) -> None:
-        try:
-            self._fill_once()
-        except (AssetContentMismatch, PublishFailed, OutOfTime) as failure:
-            self.failure = failure
-            raise
-
-    def _fill_once(self) -> None:
-        if self._source is None:
-            self._source = self._open_source()
-        chunk = self._source.read(CHUNK_BYTES)
-        seen = self._progress.done + len(chunk)
-        if seen > self._size:
-            raise AssetContentMismatch(
-                f"asset {self._progress.asset_name!r} is larger than the declared "
-                f"{self._size} bytes"
+    def _next_chunk(self) -> None:
+        if self._prefetch is None:
+            self._prefetch = _Prefetch(
+                self._open_source(), self._size, self._expected, self._progress
             )
-        if not chunk:
-            if seen < self._size:
-                raise AssetContentMismatch(
-                    f"asset {self._progress.asset_name!r} ended after {seen} of {self._size} bytes"
-                )
-            self._finish()
-            return
-        self._hash.update(chunk)
-        self._progress.advance(len(chunk))
-        if seen == self._size:
-            self._finish()
-        self._pending = memoryview(chunk)
-
-    def _finish(self) -> None:
-        self._source_done = True
-        self._digest = self._hash.hexdigest()
-        if self._expected is not None and self._digest != self._expected:
-            raise AssetContentMismatch(
-                f"asset {self._progress.asset_name!r} has SHA256 {self._digest[:12]}… but "
-                f"{self._expected[:12]}… was declared: the object changed since synth"
-            )
+        item = self._prefetch.take()
+        if isinstance(item, _End):
+            self._digest = item.digest
+        elif isinstance(item, _Failed):
+            if isinstance(item.error, AssetContentMismatch | PublishFailed | OutOfTime):
+                self.failure = item.error
+            raise item.error
+        else:
+            self._pending = memoryview(item)
 
     @property
     def sha256(self) -> str:
@@ -194,10 +268,10 @@ class HashingBody:
         return self._digest
 
     def close(self) -> None:
-        """Close the underlying source, if open."""
-        if self._source is not None:
-            self._source.close()
-            self._source = None
+        """Stop the reader thread and close the source, if open."""
+        if self._prefetch is not None:
+            self._prefetch.stop()
+            self._prefetch = None
 
 
 def spool(
