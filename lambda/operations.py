@@ -211,6 +211,7 @@ def _publish_one(
         size=info.size,
         sha256=sha256,
         seconds=round(progress.elapsed, 3),
+        mb_per_s=round(info.size / max(progress.elapsed, 1e-9) / 1e6, 1),
         path=path,
         status=state.status,
     )
