@@ -2,24 +2,50 @@
 
 Statements are merged per stack (one for CodeArtifact, one per bucket grant) so the role
 policy grows by ARNs, not by statements, as versions are added.
+
+Least privilege (each line is asserted by ``tests/static/test_least_privilege.py``):
+
+- CodeArtifact version actions on the exact package ARNs of the stack's versions
+  (``…:package/<domain>/<repo>/generic/<namespace>/<package>``, in the domain owner's account),
+  ``codeartifact:DescribeRepository`` on the exact repository ARNs; nothing on ``*``.
+- ``s3:GetObject`` (and ``s3:GetObjectVersion`` for pinned versions) on the asset objects only,
+  ``kms:Decrypt`` on the key of a bucket that declares one (``IBucket.encryption_key``).
+- ``cloudformation:DescribeStacks`` on the handler's own stack (rollback detection).
+- Logs: its own log group (explicit, with a retention) instead of the
+  ``AWSLambdaBasicExecutionRole`` managed policy, whose ``logs:*`` actions apply to ``*``.
+- No KMS permission for a domain encrypted with a customer managed key: CodeArtifact encrypts
+  and decrypts assets itself, through the grant it created on the key when the domain was
+  created (``CreateDomain`` is the call that needs ``kms:CreateGrant``/``kms:DescribeKey``; see
+  the CodeArtifact user guide, "Create a domain" → "Example AWS KMS key policy"). Publishing
+  principals are authorized by IAM on the package ARN only.
+
+cdk-nag: the handler acknowledges one finding, AwsSolutions-L1 (it pins python3.12, the runtime
+it is tested on); :func:`acknowledge_nag_findings` also covers the one inherent wildcard of
+``grant_read``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, Final
+
+import aws_cdk
 import jsii
 from aws_cdk import (
     Aws,
-    DockerImage,
+    CfnResource,
     Duration,
     IStableNumberProducer,
     Lazy,
+    RemovalPolicy,
     Size,
     Stack,
     Token,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
 
 from .assets import BoundAsset
 from .bundling import HANDLER, LocalHandlerBundling, bundle_hash, handler_source_dir
@@ -30,6 +56,19 @@ _PROVIDER_ID = "CodeArtifactGenericPackageVersionProvider"
 
 #: Lambda timeout of the handler: the Lambda maximum, for large assets.
 HANDLER_TIMEOUT = Duration.minutes(15)
+
+#: The handler's runtime: the one it is built, bundled and tested for (crhelper, and the
+#: runtime's boto3, which it uses instead of bundling its own). A newer Python is adopted with
+#: a release of this library, not silently by a CDK upgrade.
+HANDLER_RUNTIME: Final = lambda_.Runtime.PYTHON_3_12
+
+#: How long the handler's log events are kept. The log group itself is retained when the stack
+#: is deleted: it holds the record of the stack's last Delete events.
+LOG_RETENTION: Final = logs.RetentionDays.ONE_YEAR
+
+#: Logs actions the handler needs on its own log group (the group exists: CloudFormation
+#: creates it, so no ``logs:CreateLogGroup``).
+LOGS_ACTIONS: Final = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 #: CodeArtifact actions the handler needs on a package.
 PUBLISHER_ACTIONS = (
@@ -64,6 +103,69 @@ class _Largest:
         return max(self._wishes)
 
 
+def acknowledge_nag_findings(scope: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
+    """Acknowledge cdk-nag findings on ``scope`` without importing cdk-nag.
+
+    ``findings`` holds ``(finding id, reason)`` pairs, the id as cdk-nag 3 reports it:
+    ``RuleId`` or ``RuleId[finding]`` (e.g. ``AwsSolutions-IAM5[Resource::*]``). Recorded both
+    ways cdk-nag reads acknowledgments: aws-cdk-lib's ``Validations.of(scope).acknowledge``
+    (cdk-nag 3; available from aws-cdk-lib 2.257) and the ``cdk_nag`` CloudFormation metadata
+    (``rules_to_suppress`` with ``applies_to``) on ``scope``'s CfnResource (cdk-nag 2).
+    """
+    findings = list(findings)
+    validations: Any = getattr(aws_cdk, "Validations", None)
+    acknowledgment: Any = getattr(aws_cdk, "Acknowledgment", None)
+    if validations is not None and acknowledgment is not None:
+        validations.of(scope).acknowledge(
+            *(acknowledgment(id=finding, reason=reason) for finding, reason in findings)
+        )
+    resource = scope if CfnResource.is_cfn_resource(scope) else scope.node.default_child
+    if not isinstance(resource, CfnResource):
+        return
+    existing = resource.get_metadata("cdk_nag") or {}
+    rules: list[dict[str, Any]] = list(existing.get("rules_to_suppress", []))
+    for finding, reason in findings:
+        rule_id, _, rest = finding.partition("[")
+        rule: dict[str, Any] = {"id": rule_id, "reason": reason}
+        if rest:
+            rule["applies_to"] = [rest.removesuffix("]")]
+        rules.append(rule)
+    resource.add_metadata("cdk_nag", {**existing, "rules_to_suppress": rules})
+
+
+#: Construct id of the per-principal policy that holds ``sts:GetServiceBearerToken``.
+_STS_POLICY_ID = "CodeArtifactBearerTokenPolicy"
+
+
+def grant_codeartifact_bearer_token(principal: iam.IPrincipal) -> None:
+    """``sts:GetServiceBearerToken`` for CodeArtifact, in a policy of its own where possible."""
+    statement = iam.PolicyStatement(
+        actions=["sts:GetServiceBearerToken"],
+        resources=["*"],  # the action has no resource type; the condition scopes it
+        conditions={"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+    )
+    attach = getattr(principal, "attach_inline_policy", None)  # roles, users and groups
+    if not isinstance(principal, Construct) or not callable(attach):
+        principal.add_to_principal_policy(statement)
+        return
+    if principal.node.try_find_child(_STS_POLICY_ID) is not None:
+        return  # granted by another version already: the statement is the same
+    policy = iam.Policy(principal, _STS_POLICY_ID, statements=[statement])
+    attach(policy)
+    acknowledge_nag_findings(
+        policy,
+        [
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "sts:GetServiceBearerToken has no resource type, so IAM accepts only "
+                "Resource '*'; the statement is limited to CodeArtifact by the condition "
+                "sts:AWSServiceName = codeartifact.amazonaws.com, and this policy holds "
+                "nothing else.",
+            )
+        ],
+    )
+
+
 class HandlerProvider(Construct):
     """Per-stack holder of the handler function and its merged policy statements."""
 
@@ -80,13 +182,32 @@ class HandlerProvider(Construct):
         super().__init__(scope, id)
         self._memory_wishes = [DEFAULT_MEMORY_MIB]
         self._ephemeral_wishes = [DEFAULT_EPHEMERAL_MIB]
+        # An explicit role: the function's default role would carry the
+        # AWSLambdaBasicExecutionRole managed policy (logs actions on "*", AwsSolutions-IAM4).
+        self.role = iam.Role(
+            self,
+            "ServiceRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Publishes this stack's CodeArtifact generic package versions",
+        )
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(LOGS_ACTIONS),
+                # The log group's ARN attribute ends in ":*": its log streams.
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        runtime = HANDLER_RUNTIME
         self.function = lambda_.SingletonFunction(
             self,
             "Handler",
             uuid=_UUID,
             lambda_purpose=_PURPOSE,
             description="Publishes CodeArtifact generic package versions",
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            runtime=runtime,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=lambda_.Code.from_asset(
@@ -94,16 +215,29 @@ class HandlerProvider(Construct):
                 asset_hash=bundle_hash(),
                 bundling={
                     # Never pulled: local bundling always succeeds.
-                    "image": DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+                    "image": runtime.bundling_image,
                     "local": LocalHandlerBundling(),
                 },
             ),
+            role=self.role,
+            log_group=self.log_group,
             timeout=HANDLER_TIMEOUT,
             memory_size=Token.as_number(Lazy.number(_Largest(self._memory_wishes))),
             ephemeral_storage_size=Size.mebibytes(Lazy.number(_Largest(self._ephemeral_wishes))),
             # CloudFormation invokes asynchronously: a retry after the handler already answered
             # FAILED (e.g. at its timeout) could still publish while the stack rolls back.
             retry_attempts=0,
+        )
+        # SingletonFunction creates the function itself at the stack's root.
+        acknowledge_nag_findings(
+            Stack.of(self).node.find_child(_PURPOSE + _UUID.replace("-", "")),
+            [
+                (
+                    "AwsSolutions-L1",
+                    "The handler is built, bundled and tested for python3.12 (with crhelper and "
+                    "the runtime's own boto3); a newer runtime is adopted with a library release.",
+                )
+            ],
         )
         self._package_statement = iam.PolicyStatement(actions=list(PUBLISHER_ACTIONS))
         # A Delete event does not say whether CloudFormation is rolling back; the stack does.

@@ -11,7 +11,7 @@ from constructs import Construct
 from .assets import BoundAsset, PackageAsset
 from .handler import contract
 from .handler.contract import AssetProp, Attr, Prop, Removal
-from .handler_function import HandlerProvider
+from .handler_function import HandlerProvider, grant_codeartifact_bearer_token
 from .options import DeleteBehavior, VersionStatus
 from .reference import (
     REVISION_PARAMETER,
@@ -242,8 +242,14 @@ class GenericPackageVersion(Construct):
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read this version and download its assets.
 
-        Grants the package-level read actions, repository reads and the authorization token a
-        package client needs (with ``sts:GetServiceBearerToken`` for CodeArtifact only).
+        Grants the package-level read actions on this package's ARN, repository reads on its
+        repository ARN and ``codeartifact:GetAuthorizationToken`` on its domain ARN (all in the
+        domain owner's account), plus ``sts:GetServiceBearerToken``, which a package client
+        needs for the token. That action has no resource type, so it is granted on ``*`` with
+        the condition ``sts:AWSServiceName = codeartifact.amazonaws.com``; for a role, user or
+        group it goes into a policy of its own (one per principal) on which the cdk-nag finding
+        ``AwsSolutions-IAM5[Resource::*]`` is acknowledged, so no other statement of the
+        principal is covered by that acknowledgment.
         """
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
@@ -270,13 +276,7 @@ class GenericPackageVersion(Construct):
                 resource_arns=[self._domain_arn],
             )
         )
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["sts:GetServiceBearerToken"],
-                resources=["*"],  # the action has no resource type; the condition scopes it
-                conditions={"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-            )
-        )
+        grant_codeartifact_bearer_token(grantee.grant_principal)
         return grant
 
 

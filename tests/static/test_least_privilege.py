@@ -1,0 +1,250 @@
+"""The handler role may do exactly what publishing needs, on exactly this stack's resources.
+
+Read from the synthesized templates (what CloudFormation will create), with the expected ARNs
+computed from the stacks' inputs. A domain encrypted with a customer managed KMS key needs no
+KMS permission for the publisher: CodeArtifact encrypts with the grant it created on the key
+at ``CreateDomain`` (the key policy allows ``kms:CreateGrant``/``kms:DescribeKey`` via
+CodeArtifact), so the handler has none on the domain key; a bucket's key (``IBucket``'s
+``encryption_key``) does get ``kms:Decrypt``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from codeartifact_generic import GenericPackageVersion
+from codeartifact_generic.bundling import HANDLER
+
+from .apps import ACCOUNT, OTHER_ACCOUNT, REGION, Expected, domain_arn
+from .cfn import as_list, resolve
+from .conftest import Synthesized, SynthesizedLibrary
+
+PACKAGE_ACTIONS = {
+    "codeartifact:PublishPackageVersion",
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:ListPackageVersionAssets",
+    "codeartifact:UpdatePackageVersionsStatus",
+    "codeartifact:DeletePackageVersions",
+    "codeartifact:DisposePackageVersions",
+}
+ALLOWED_ACTIONS = PACKAGE_ACTIONS | {
+    "codeartifact:DescribeRepository",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "kms:Decrypt",
+    "cloudformation:DescribeStacks",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+}
+STAGED_OBJECT = re.compile(
+    rf"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/[0-9a-f]{{64}}\.\w+"
+)
+
+
+@dataclass
+class Permissions:
+    """The allowed (action -> resources) of one role, from every policy attached to it."""
+
+    role_id: str
+    by_action: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    #: Logical ids of the AWS::IAM::Policy resources attached to the role.
+    policies: list[str] = field(default_factory=list)
+
+
+def role_permissions(template: dict[str, Any], role_id: str) -> Permissions:
+    resources = template["Resources"]
+    role = resources[role_id]
+    assert role["Type"] == "AWS::IAM::Role"
+    # no managed policies (AWSLambdaBasicExecutionRole would allow logs:* on "*")
+    assert "ManagedPolicyArns" not in role["Properties"], role["Properties"]
+    found = Permissions(role_id)
+    documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource[
+            "Properties"
+        ].get("Roles", []):
+            found.policies.append(logical_id)
+            documents.append(resource["Properties"]["PolicyDocument"])
+    for document in documents:
+        for statement in document["Statement"]:
+            assert set(statement) <= {"Effect", "Action", "Resource", "Condition", "Sid"}, statement
+            assert statement["Effect"] == "Allow"
+            found.statements.append(statement)
+            for action in as_list(statement["Action"]):
+                found.by_action[action] |= {str(resolve(r)) for r in as_list(statement["Resource"])}
+    return found
+
+
+def handler_permissions(template: dict[str, Any]) -> tuple[Permissions, dict[str, Any]]:
+    """The handler function's role permissions, and the function resource."""
+    functions = [
+        resource
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and resource["Properties"]["Handler"] == HANDLER
+    ]
+    assert len(functions) == 1, "one handler function per stack"
+    function = functions[0]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role_permissions(template, role_id), function
+
+
+def _assert_common(template: dict[str, Any]) -> Permissions:
+    """What holds for every stack: allowed actions only, no wildcard, own stack and logs."""
+    permissions, function = handler_permissions(template)
+    actions = set(permissions.by_action)
+    assert actions <= ALLOWED_ACTIONS, actions - ALLOWED_ACTIONS
+    assert PACKAGE_ACTIONS | {"codeartifact:DescribeRepository"} <= actions
+    for action, resources in permissions.by_action.items():
+        for resource in resources:
+            assert "*" not in resource, f"{action} on {resource}"
+    assert all("Condition" not in s for s in permissions.statements)
+    # its own stack only
+    assert permissions.by_action["cloudformation:DescribeStacks"] == {"<StackId>"}
+    # its own log group only, which keeps events for a bounded time
+    log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert template["Resources"][log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert template["Resources"][log_group]["Properties"]["RetentionInDays"] > 0
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert permissions.by_action[action] == {f"<GetAtt:{log_group}.Arn>"}
+    return permissions
+
+
+def _assert_exact(permissions: Permissions, expected: Expected, staged: set[str]) -> None:
+    for action in PACKAGE_ACTIONS:
+        assert permissions.by_action[action] == expected.package_arns, action
+    assert permissions.by_action["codeartifact:DescribeRepository"] == expected.repository_arns
+    # the staged objects (in the bootstrap bucket) and the named S3 objects, nothing else
+    assert len(staged) == expected.staged_objects
+    assert all(STAGED_OBJECT.fullmatch(arn) for arn in staged), staged
+    assert permissions.by_action["s3:GetObject"] == (
+        staged | expected.bucket_object_arns | expected.pinned_object_arns
+    )
+    assert permissions.by_action.get("s3:GetObjectVersion", set()) == expected.pinned_object_arns
+
+
+def _staged_objects(stack: cdk.Stack) -> set[str]:
+    """ARNs of the objects of every staged (local) asset of the stack's versions."""
+    return {
+        str(resolve(stack.resolve(asset.object_arn)))
+        for construct in stack.node.find_all()
+        if isinstance(construct, GenericPackageVersion)
+        for asset in construct.assets
+        if asset.size is not None  # staged: its size is known at synth
+    }
+
+
+def test_example_app_handler_role_is_least_privilege(example_app: Synthesized) -> None:
+    permissions = _assert_common(example_app.template("Packages"))
+    package_arn = re.compile(
+        rf"arn:aws:codeartifact:{REGION}:{ACCOUNT}:package/<Import:[^>]+>/<Import:[^>]+>"
+        r"/generic/(tools/mycli|ml/model-bundle)"
+    )
+    for action in PACKAGE_ACTIONS:
+        resources = permissions.by_action[action]
+        assert len(resources) == 2
+        assert all(package_arn.fullmatch(r) for r in resources), resources
+    assert permissions.by_action["s3:GetObject"]
+    assert all(STAGED_OBJECT.fullmatch(r) for r in permissions.by_action["s3:GetObject"])
+    assert "kms:Decrypt" not in permissions.by_action
+
+
+def test_many_versions_share_one_statement_per_kind_with_exact_arns(
+    library_app: SynthesizedLibrary,
+) -> None:
+    assert library_app.stacks is not None
+    stack = library_app.stacks.many
+    permissions = _assert_common(library_app.template("ManyVersions"))
+    _assert_exact(permissions, stack.expected, _staged_objects(stack))
+    # 30 versions, 6 packages: the policy grows by ARNs, not by statements
+    assert len(permissions.statements) == 5
+    assert "kms:Decrypt" not in permissions.by_action
+
+
+def test_s3_objects_and_kms_buckets(library_app: SynthesizedLibrary) -> None:
+    assert library_app.stacks is not None
+    stack = library_app.stacks.buckets
+    template = library_app.template("BucketAssets")
+    permissions = _assert_common(template)
+    _assert_exact(permissions, stack.expected, set())
+    # decrypt on the keys of the buckets the objects are in, nothing else
+    bucket_key = stack.get_logical_id(stack.bucket_key.node.default_child)  # type: ignore[arg-type]
+    assert permissions.by_action["kms:Decrypt"] == stack.expected.decrypt_key_arns | {
+        f"<GetAtt:{bucket_key}.Arn>"
+    }
+    # the KMS-encrypted domain needs no KMS permission of the publisher
+    domain_key = stack.get_logical_id(stack.domain_key.node.default_child)  # type: ignore[arg-type]
+    granted = {r for resources in permissions.by_action.values() for r in resources}
+    assert not any(domain_key in r for r in granted)
+    kms_actions = {a for a in permissions.by_action if a.startswith("kms:")}
+    assert kms_actions == {"kms:Decrypt"}
+
+
+def test_a_domain_of_another_account_is_addressed_in_that_account(
+    library_app: SynthesizedLibrary,
+) -> None:
+    assert library_app.stacks is not None
+    stack = library_app.stacks.cross
+    permissions = _assert_common(library_app.template("CrossAccount"))
+    _assert_exact(permissions, stack.expected, _staged_objects(stack))
+    for action in PACKAGE_ACTIONS | {"codeartifact:DescribeRepository"}:
+        assert all(f":{OTHER_ACCOUNT}:" in r for r in permissions.by_action[action]), action
+
+
+@pytest.mark.parametrize(("role", "versions"), [("reader", 2), ("other_reader", 1)])
+def test_grant_read_is_exact_and_isolates_the_bearer_token_wildcard(
+    library_app: SynthesizedLibrary, role: str, versions: int
+) -> None:
+    assert library_app.stacks is not None
+    stack = library_app.stacks.cross
+    template = library_app.template("CrossAccount")
+    role_id = stack.get_logical_id(getattr(stack, role).node.default_child)
+    permissions = role_permissions(template, role_id)
+    packages = {v.package_arn for v in stack.versions[:versions]}
+    expected_packages = {
+        str(resolve(stack.resolve(arn))) for arn in packages
+    }  # the versions' own ARNs, in the other account
+    assert all(
+        f":{OTHER_ACCOUNT}:package/shared-domain/releases/generic/tools/" in p
+        for p in expected_packages
+    )
+    for action in (
+        "codeartifact:DescribePackageVersion",
+        "codeartifact:ListPackageVersionAssets",
+        "codeartifact:GetPackageVersionAsset",
+        "codeartifact:ListPackageVersions",
+        "codeartifact:DescribePackage",
+    ):
+        assert permissions.by_action[action] == expected_packages, action
+    repository = f"arn:aws:codeartifact:{REGION}:{OTHER_ACCOUNT}:repository/shared-domain/releases"
+    assert permissions.by_action["codeartifact:ReadFromRepository"] == {repository}
+    assert permissions.by_action["codeartifact:GetAuthorizationToken"] == {
+        domain_arn("shared-domain", OTHER_ACCOUNT)
+    }
+    # the only '*': sts:GetServiceBearerToken (no resource type), for CodeArtifact only, in a
+    # policy of its own, once per role however many versions granted it
+    wildcards = {a for a, rs in permissions.by_action.items() if any("*" in r for r in rs)}
+    assert wildcards == {"sts:GetServiceBearerToken"}
+    bearer = [
+        logical_id
+        for logical_id in permissions.policies
+        if "sts:GetServiceBearerToken"
+        in str(template["Resources"][logical_id]["Properties"]["PolicyDocument"])
+    ]
+    assert len(bearer) == 1
+    document = template["Resources"][bearer[0]]["Properties"]["PolicyDocument"]
+    assert document["Statement"] == [
+        {
+            "Action": "sts:GetServiceBearerToken",
+            "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+            "Effect": "Allow",
+            "Resource": "*",
+        }
+    ]
