@@ -19,9 +19,17 @@ class Deadline:
     def __init__(self, remaining_ms: Callable[[], int]) -> None:
         self._remaining_ms = remaining_ms
         self.margin_seconds = max(5.0, min(30.0, remaining_ms() / 1000 * 0.1))
+        #: What the last check was about: the reason given if the Lambda times out anyway.
+        self.doing = "starting"
+
+    @property
+    def seconds_left(self) -> float:
+        """Seconds until the margin is reached (negative once it is)."""
+        return self._remaining_ms() / 1000 - self.margin_seconds
 
     def check(self, doing: str) -> None:
         """Raise :class:`OutOfTime` mentioning ``doing`` when the margin is reached."""
+        self.doing = doing
         if self._remaining_ms() / 1000 < self.margin_seconds:
             raise OutOfTime(f"stopped before the Lambda timeout while {doing}")
 

@@ -7,9 +7,11 @@ servers; no endpoint is configured here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ import boto3
 from botocore.config import Config
 from crhelper import CfnResource
 from crhelper import utils as crhelper_utils
+from crhelper.resource_helper import FAILED
 
 from . import contract
 from .codeartifact_repository import PackageVersionRepository
@@ -37,11 +40,23 @@ if TYPE_CHECKING:
 helper = CfnResource(log_level="INFO", boto_level="CRITICAL", sleep_on_delete=0)
 LOGGER.setLevel(logging.INFO)
 
+# AWS_MAX_ATTEMPTS (botocore's own variable) lets tests shorten the retries.
+_ATTEMPTS = int(os.environ.get("AWS_MAX_ATTEMPTS", "11"))
 _CODEARTIFACT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=900
+    retries={"mode": "adaptive", "total_max_attempts": _ATTEMPTS},
+    connect_timeout=10,
+    read_timeout=900,
 )
 _CLOUDFORMATION_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5)
-_S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10)
+_S3_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": min(_ATTEMPTS, 9)},
+    connect_timeout=10,
+    read_timeout=20,  # below the deadline margin: a stalled read is retried in time
+)
+# botocore >= 1.36 validates S3 checksums by default; the handler checks SHA256 itself, so
+# that would hash every byte twice. An older runtime botocore (TypeError) validates nothing.
+with contextlib.suppress(TypeError):
+    _S3_CONFIG = _S3_CONFIG.merge(Config(response_checksum_validation="when_required"))
 
 Handler = Callable[[Mapping[str, Any], Any], str]
 
@@ -127,7 +142,18 @@ def _keep_physical_id_on_timeout(event: Mapping[str, Any]) -> None:
 
 def _deadline(context: Any) -> Deadline:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return Deadline(remaining) if callable(remaining) else NO_DEADLINE
+    if not callable(remaining):
+        return NO_DEADLINE
+    deadline = Deadline(remaining)
+
+    def timed_out() -> None:
+        # Replaces crhelper's bare "Execution timed out" when a call blocks past the margin.
+        reason = f"Lambda timeout reached while {deadline.doing}"[: contract.MAX_REASON_CHARS]
+        log_line("timed_out", level=logging.ERROR, reason=reason)
+        helper._send(FAILED, reason)  # type: ignore[attr-defined]
+
+    helper._timeout = timed_out  # type: ignore[attr-defined]
+    return deadline
 
 
 def _request(event: Mapping[str, Any], context: Any) -> VersionRequest:

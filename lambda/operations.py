@@ -40,6 +40,16 @@ class PublishResult:
 _SEALED = (Status.PUBLISHED, Status.UNLISTED, Status.ARCHIVED)
 
 
+class AssetPublishFailed(PublishFailed):
+    """CodeArtifact refused an asset; the message names it, ``error`` is the service's answer."""
+
+    def __init__(self, asset: str, error: ClientError) -> None:
+        attempts = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        super().__init__(f"asset {asset!r}: {reason_for(error)}{tries}")
+        self.error = error
+
+
 @dataclass
 class _Planned:
     spec: AssetSpec
@@ -80,13 +90,15 @@ def publish(
     try:
         state = _publish_missing(request, plans, source, repository, stored, spool_dir, deadline)
         state = _settle_status(request, repository, state)
-        return _result(state, plans, adopted=existing is not None)
-    except ClientError as error:
-        settled = _settled_by_another_writer(request, repository, plans, error)
+        # Resuming an Unfinished version completes a publication (most likely an interrupted
+        # run of this very resource): the version counts as created here, not adopted.
+        return _result(state, plans, adopted=False)
+    except AssetPublishFailed as failure:
+        settled = _settled_by_another_writer(request, repository, plans, failure.error)
         if settled is not None:
             return settled
         if existing is None:
-            _remove_unfinished(request, repository, error)
+            _remove_unfinished(request, repository, failure)
         raise
     except BaseException as error:
         if existing is None:
@@ -194,6 +206,8 @@ def _publish_one(
         with closing(body):
             try:
                 state = repository.publish(spec.name, body, sha256, unfinished=unfinished)
+            except ClientError as error:
+                raise AssetPublishFailed(spec.name, error) from error
             except Exception:
                 # botocore wraps errors raised while sending the body; ours is the reason.
                 if body.failure is not None:
@@ -204,7 +218,10 @@ def _publish_one(
         spooled, sha256 = spool(source.open(spec, info), progress, spool_dir)
         plan.sha256 = sha256
         with spooled:
-            state = repository.publish(spec.name, spooled, sha256, unfinished=unfinished)
+            try:
+                state = repository.publish(spec.name, spooled, sha256, unfinished=unfinished)
+            except ClientError as error:
+                raise AssetPublishFailed(spec.name, error) from error
     log_line(
         "asset_published",
         asset=spec.name,

@@ -57,15 +57,19 @@ class Progress:
         self._last_line = self.started
         self.done = 0
 
+    def check_deadline(self) -> None:
+        """Raise :class:`OutOfTime` (saying how far this asset got) near the Lambda timeout."""
+        self._deadline.check(
+            f"publishing asset {self.asset_name!r} ({self.done} of {self.size} bytes read)"
+        )
+
     def advance(self, nbytes: int) -> None:
         """Count ``nbytes`` more; log a progress line at most every PROGRESS_EVERY_SECONDS.
 
         Raises :class:`OutOfTime` when the invocation is about to time out.
         """
         self.done += nbytes
-        self._deadline.check(
-            f"publishing asset {self.asset_name!r} ({self.done} of {self.size} bytes read)"
-        )
+        self.check_deadline()
         now = self._clock()
         if now - self._last_line >= PROGRESS_EVERY_SECONDS:
             self._last_line = now
@@ -108,9 +112,14 @@ class _Prefetch:
     """
 
     def __init__(
-        self, source: Readable, size: int, expected: str | None, progress: Progress
+        self,
+        open_source: Callable[[], Readable],
+        size: int,
+        expected: str | None,
+        progress: Progress,
     ) -> None:
-        self._source = source
+        self._open_source = open_source
+        self._source: Readable | None = None
         self._size = size
         self._expected = expected
         self._progress = progress
@@ -120,8 +129,16 @@ class _Prefetch:
         self._thread.start()
 
     def take(self) -> bytes | _End | _Failed:
-        """The next chunk (or the end, or the failure), waiting for the reader if needed."""
-        return self._queue.get()
+        """The next chunk (or the end, or the failure), waiting for the reader if needed.
+
+        While waiting, the deadline is checked every second: a stalled download must not
+        outlive the Lambda.
+        """
+        while True:
+            try:
+                return self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self._progress.check_deadline()
 
     def stop(self) -> None:
         """Stop the reader (unblocking it if the queue is full) and wait for it."""
@@ -145,6 +162,7 @@ class _Prefetch:
         seen = 0
         name = self._progress.asset_name
         try:
+            self._source = self._open_source()
             while not self._stopped.is_set():
                 chunk = self._source.read(CHUNK_BYTES)
                 seen += len(chunk)
@@ -175,7 +193,8 @@ class _Prefetch:
         except BaseException as error:  # handed to the consumer, which raises it
             self._put(_Failed(error))
         finally:
-            self._source.close()
+            if self._source is not None:
+                self._source.close()
 
 
 class HashingBody:
@@ -248,9 +267,13 @@ class HashingBody:
     def _next_chunk(self) -> None:
         if self._prefetch is None:
             self._prefetch = _Prefetch(
-                self._open_source(), self._size, self._expected, self._progress
+                self._open_source, self._size, self._expected, self._progress
             )
-        item = self._prefetch.take()
+        try:
+            item = self._prefetch.take()
+        except OutOfTime as out_of_time:
+            self.failure = out_of_time
+            raise
         if isinstance(item, _End):
             self._digest = item.digest
         elif isinstance(item, _Failed):
