@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo demo-lifecycle test lint typecheck unit bench clean
+.PHONY: setup demo demo-lifecycle bench test lint typecheck unit clean
 
 $(VENV)/.installed: pyproject.toml requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -46,8 +46,12 @@ typecheck: setup
 	$(VENV)/bin/mypy -p codeartifact_generic
 	$(VENV)/bin/mypy app.py
 
+## Data-path benchmark of issue 5 (not part of `make test`): AWS CLI v1 baseline vs the handler vs
+## the floors at 64 MiB, 256 MiB and 1 GiB, plus synth scaling; writes bench/results/.
+## BENCH_ARGS="--with-4g" adds 4 GiB; BENCH_ARGS="--profile --py-spy PATH" adds py-spy profiles.
+BENCH_ARGS ?=
 bench: setup
-	$(PY) -m pytest -q tests/bench --run-bench
+	$(PY) -m bench.run --repeat 3 $(BENCH_ARGS)
 
 clean:
 	rm -rf build cdk.out .local-deploy .pytest_cache .mypy_cache .ruff_cache

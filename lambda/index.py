@@ -95,8 +95,11 @@ def _answer_malformed(event: Mapping[str, Any], missing: list[str]) -> None:
 
 
 @functools.cache
-def _codeartifact() -> CodeArtifactClient:
-    return boto3.client("codeartifact", config=_CODEARTIFACT_CONFIG)
+def _codeartifact(read_timeout: int = 900) -> CodeArtifactClient:
+    """A client whose calls cannot block past ``read_timeout`` seconds (cached per value)."""
+    return boto3.client(
+        "codeartifact", config=_CODEARTIFACT_CONFIG.merge(Config(read_timeout=read_timeout))
+    )
 
 
 @functools.cache
@@ -140,20 +143,31 @@ def _keep_physical_id_on_timeout(event: Mapping[str, Any]) -> None:
     )
 
 
+_current_deadline = NO_DEADLINE
+
+
 def _deadline(context: Any) -> Deadline:
+    global _current_deadline  # noqa: PLW0603 - one invocation at a time per process
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
-        return NO_DEADLINE
-    deadline = Deadline(remaining)
+    _current_deadline = Deadline(remaining) if callable(remaining) else NO_DEADLINE
+    return _current_deadline
 
-    def timed_out() -> None:
-        # Replaces crhelper's bare "Execution timed out" when a call blocks past the margin.
-        reason = f"Lambda timeout reached while {deadline.doing}"[: contract.MAX_REASON_CHARS]
-        log_line("timed_out", level=logging.ERROR, reason=reason)
-        helper._send(FAILED, reason)  # type: ignore[attr-defined]
 
-    helper._timeout = timed_out  # type: ignore[attr-defined]
-    return deadline
+def _read_timeout(deadline: Deadline) -> int:
+    """Seconds a CodeArtifact call may block: never past the deadline's margin."""
+    return max(1, min(900, int(deadline.seconds_left)))
+
+
+def _timed_out() -> None:
+    """crhelper's timer: a FAILED saying how far the work got (not a bare "timed out")."""
+    reason = f"Lambda timeout reached while {_current_deadline.doing}"
+    reason = reason[: contract.MAX_REASON_CHARS]
+    log_line("timed_out", level=logging.ERROR, reason=reason)
+    helper._send(FAILED, reason)  # type: ignore[attr-defined]
+
+
+# crhelper starts its timer with this attribute before our functions run.
+helper._timeout = _timed_out  # type: ignore[attr-defined]
 
 
 def _request(event: Mapping[str, Any], context: Any) -> VersionRequest:
@@ -170,6 +184,7 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
     """Create/Update: publish the declared version (idempotent) and return its physical id."""
     _keep_physical_id_on_timeout(event)
     request = _request(event, context)
+    deadline = _deadline(context)
     log_line(
         "start",
         request=event.get("RequestType"),
@@ -181,8 +196,8 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
     result = publish(
         request,
         S3ObjectSource(_s3()),
-        PackageVersionRepository(_codeartifact(), request),
-        deadline=_deadline(context),
+        PackageVersionRepository(_codeartifact(_read_timeout(deadline)), request),
+        deadline=deadline,
     )
     physical_id = _physical_id(event, request, adopted=result.adopted)
 

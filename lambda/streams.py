@@ -141,12 +141,19 @@ class _Prefetch:
                 self._progress.check_deadline()
 
     def stop(self) -> None:
-        """Stop the reader (unblocking it if the queue is full) and wait for it."""
+        """Stop the reader: unblock it if the queue is full, abandon it if S3 stalls.
+
+        A reader stuck in a stalled S3 read must not hold up the cleanup that follows; its
+        source is closed and the (daemon) thread left to end on its own.
+        """
         self._stopped.set()
-        while self._thread.is_alive():
+        give_up = time.monotonic() + 1.0
+        while self._thread.is_alive() and time.monotonic() < give_up:
             with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.05)
-        self._thread.join()
+        if self._thread.is_alive() and self._source is not None:
+            with contextlib.suppress(Exception):
+                self._source.close()
 
     def _put(self, item: bytes | _End | _Failed) -> bool:
         while not self._stopped.is_set():

@@ -7,10 +7,12 @@
 Module map: :mod:`.spec` (botocore's model), :mod:`.model` (routing, parsing, validation,
 serialization), :mod:`.operations` (one handler per operation), :mod:`.store` (state and
 rules), :mod:`.blobs` (asset files), :mod:`.body` (request bodies), :mod:`.paging`,
-:mod:`.errors`, :mod:`.server` (HTTP), :mod:`.cli` (``serve`` subcommand).
+:mod:`.errors`, :mod:`.server` (HTTP), :mod:`.faults` (fault injection), :mod:`.cli`
+(``serve`` subcommand).
 """
 
 from codeartifact_generic.testing.emulator.errors import EmulatorError
+from codeartifact_generic.testing.emulator.faults import FaultControl, FaultRule, Faults
 from codeartifact_generic.testing.emulator.model import Request
 from codeartifact_generic.testing.emulator.server import BeforeDispatch, CodeArtifactEmulator
 from codeartifact_generic.testing.emulator.store import Limits, Store
@@ -19,6 +21,9 @@ __all__ = [
     "BeforeDispatch",
     "CodeArtifactEmulator",
     "EmulatorError",
+    "FaultControl",
+    "FaultRule",
+    "Faults",
     "Limits",
     "Request",
     "Store",

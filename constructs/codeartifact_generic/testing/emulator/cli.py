@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from codeartifact_generic.testing.emulator.faults import CONTROL_PATH, KINDS
 from codeartifact_generic.testing.emulator.server import CodeArtifactEmulator
 from codeartifact_generic.testing.emulator.store import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Limits
 
@@ -48,8 +49,38 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="%(default)s")
     parser.add_argument("--region", default=DEFAULT_REGION, help="%(default)s")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault_spec,
+        metavar="OPERATION:KIND[:TIMES]",
+        help=(
+            "plan a fault from the start (repeatable); KIND is one of "
+            f"{', '.join(KINDS)}; TIMES defaults to 1, '*' means every call. More faults "
+            f"(with options) can be planned while it runs: POST {CONTROL_PATH} on the endpoint"
+        ),
+    )
     parser.set_defaults(func=serve)
     return parser
+
+
+def _fault_spec(text: str) -> tuple[str, str, int | None]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or parts[1] not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"expected OPERATION:KIND[:TIMES] with KIND one of {', '.join(KINDS)}, got {text!r}"
+        )
+    times_text = parts[2] if len(parts) == 3 else "1"
+    if times_text == "*":
+        return parts[0], parts[1], None
+    try:
+        times = int(times_text)
+    except ValueError:
+        times = 0
+    if times < 1:
+        raise argparse.ArgumentTypeError(f"TIMES must be a positive integer or '*', got {text!r}")
+    return parts[0], parts[1], times
 
 
 def serve(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
@@ -64,6 +95,8 @@ def serve(args: argparse.Namespace, *, stop: threading.Event | None = None) -> i
         account_id=args.account_id,
         region=args.region,
     )
+    for operation, kind, times in getattr(args, "fault", []):
+        emulator.faults.next(operation, kind, times)
     emulator.start()
     print(emulator.endpoint_url, flush=True)
     print(

@@ -15,6 +15,8 @@ Fault injection hook: :attr:`CodeArtifactEmulator.before_dispatch` is a list of 
 ``hook(operation_name, request)`` run after a request is parsed and validated and before its
 handler runs. A hook may raise :class:`~.errors.EmulatorError` to answer with that error
 instead (the request body, if any, is then discarded), sleep, or record the request.
+Planned faults (:attr:`CodeArtifactEmulator.faults`, see :mod:`.faults`) run before those hooks;
+they are also controlled over HTTP at ``/__faults__`` on the same port.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import socket
 import socketserver
 import ssl
+import struct
 import threading
 import traceback
 import uuid
@@ -34,7 +37,7 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from codeartifact_generic.testing.emulator import errors, model, operations
+from codeartifact_generic.testing.emulator import errors, faults, model, operations
 from codeartifact_generic.testing.emulator.blobs import CHUNK_SIZE
 from codeartifact_generic.testing.emulator.body import (
     BadRequestBody,
@@ -68,6 +71,7 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self._connections: set[socket.socket] = set()
+        self._aborted: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
@@ -86,7 +90,20 @@ class _Server(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
+            aborted = request in self._aborted
+            self._aborted.discard(request)
+        if aborted:
+            # No FIN first: closing with SO_LINGER 0 makes the client see a reset.
+            self.close_request(request)
+            return
         super().shutdown_request(request)
+
+    def abort(self, request: Any) -> None:
+        """Make the close of ``request`` (the connection's socket) abortive: a TCP reset."""
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with self._connections_lock:
+            self._aborted.add(request)
 
     def close_connections(self) -> None:
         """Shut down every open connection so idle keep-alive threads end."""
@@ -136,8 +153,16 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequestBody as error:
             self._send(model.serialize_error(errors.validation(str(error))), close=True)
             return
+        if urlsplit(self.path).path == faults.CONTROL_PATH:
+            self._send(self.server.emulator.faults.control(self.command, body.read(-1)))
+            return
         try:
             response = self.server.emulator.dispatch(self.command, self.path, self.headers, body)
+        except faults.AbortConnection as error:
+            LOG.info("%s", error)
+            self.server.abort(self.request)
+            self.close_connection = True
+            return
         except BadRequestBody as error:
             LOG.info("request body unreadable: %s", error)
             self.close_connection = True
@@ -225,6 +250,8 @@ class CodeArtifactEmulator:
             account_id=account_id,
             region=region,
         )
+        #: Planned faults (see :mod:`.faults`); applied before the ``before_dispatch`` hooks.
+        self.faults = faults.Faults()
         #: Hooks run before each operation's handler (see the module docstring).
         self.before_dispatch: list[BeforeDispatch] = []
         self.routes = model.RouteTable()
@@ -312,6 +339,7 @@ class CodeArtifactEmulator:
                 operation, query=query, headers=header_map, labels=labels, body=body
             )
             request = model.Request(operation_name, method, split.path, query, header_map, params)
+            self.faults(operation_name, request)
             for hook in list(self.before_dispatch):
                 hook(operation_name, request)
             result = handler(self.store, request.params)
@@ -319,7 +347,7 @@ class CodeArtifactEmulator:
         except errors.EmulatorError as error:
             LOG.debug("%s -> %s: %s", operation_name, error.code, error.message)
             return model.serialize_error(error)
-        except BadRequestBody:
+        except (BadRequestBody, faults.AbortConnection):
             raise
         except Exception as error:
             LOG.error("%s failed:\n%s", operation_name, traceback.format_exc())

@@ -1,0 +1,661 @@
+"""Turn the samples of a run into medians, ratios, target verdicts, a table and a chart."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from rich.console import Console
+from rich.table import Table
+
+GIB: Final = 1024**3
+MIB: Final = 1024**2
+
+#: Measured workloads, in the order they are shown.
+BASELINE: Final = "baseline_cli"
+KNOWN: Final = "ours_known_sha256"
+UNKNOWN: Final = "ours_unknown_sha256"
+S3_CHECKSUM: Final = "ours_s3_checksum"
+FLOOR_GET: Final = "floor_get"
+FLOOR_HASH: Final = "floor_hashlib"
+FLOOR_PUBLISH: Final = "floor_publish"
+STARTUP: Final = "handler_startup"
+VARIANTS: Final = (BASELINE, KNOWN, UNKNOWN, S3_CHECKSUM, FLOOR_GET, FLOOR_HASH, FLOOR_PUBLISH)
+#: Workloads that read the object from S3 (through the counting proxy).
+READS_S3: Final = (BASELINE, KNOWN, UNKNOWN, S3_CHECKSUM, FLOOR_GET)
+LABELS: Final = {
+    BASELINE: "AWS CLI v1 baseline",
+    KNOWN: "ours, known SHA256",
+    UNKNOWN: "ours, unknown SHA256",
+    S3_CHECKSUM: "ours, S3 stored checksum",
+    FLOOR_GET: "floor: S3 GET",
+    FLOOR_HASH: "floor: hashlib",
+    FLOOR_PUBLISH: "floor: publish (emulator ingest)",
+}
+
+_COLORS: Final = {variant: f"C{index}" for index, variant in enumerate(VARIANTS)}
+
+SHORT: Final = {
+    BASELINE: "CLI",
+    KNOWN: "known",
+    UNKNOWN: "unknown",
+    S3_CHECKSUM: "S3 cksum",
+    FLOOR_GET: "GET floor",
+    FLOOR_HASH: "hashlib",
+    FLOOR_PUBLISH: "publish floor",
+}
+
+#: Per-size metrics every run reports (the smoke test checks each is present).
+REQUIRED_METRICS: Final = (
+    "baseline_wall_s",
+    "known_wall_s",
+    "unknown_wall_s",
+    "floor_get_wall_s",
+    "floor_hashlib_wall_s",
+    "floor_publish_wall_s",
+    "known_vs_baseline",
+    "unknown_vs_baseline",
+    "known_vs_floor_get",
+    "unknown_vs_floor_get",
+    "known_vs_floor_publish",
+    "known_rss_mib",
+    "unknown_rss_mib",
+    "known_s3_read_ratio",
+    "unknown_s3_read_ratio",
+    "baseline_s3_read_ratio",
+    "known_tmp_bytes",
+    "unknown_tmp_bytes",
+    "known_cpu_s_per_gib",
+    "unknown_cpu_s_per_gib",
+    "hashlib_cpu_s_per_gib",
+    "known_cpu_vs_hashlib",
+    "unknown_cpu_vs_hashlib",
+)
+#: Synth metrics per stack size.
+REQUIRED_SYNTH_METRICS: Final = ("lambda_functions", "synth_s", "process_wall_s", "template_bytes")
+
+#: Thresholds of issue 5 (at 1 GiB).
+KNOWN_VS_BASELINE_MAX: Final = 0.30
+KNOWN_VS_GET_MAX: Final = 2.0
+UNKNOWN_VS_BASELINE_MAX: Final = 0.45
+RSS_MAX_MIB: Final = 100.0
+RSS_FLAT_MIB: Final = 10.0
+S3_READ_TOLERANCE: Final = 0.005
+CPU_VS_HASHLIB_MAX: Final = 1.5
+SYNTH_VERSIONS: Final = 100
+
+
+def median(values: Iterable[float]) -> float | None:
+    """Median of the values, or None when there are none."""
+    found = list(values)
+    return statistics.median(found) if found else None
+
+
+def _ratio(top: float | None, bottom: float | None) -> float | None:
+    if top is None or bottom is None or bottom == 0:
+        return None
+    return top / bottom
+
+
+def summarize_size(samples: Sequence[Mapping[str, Any]], size: int) -> dict[str, Any]:
+    """Medians per workload and the derived metrics for one object size (bytes)."""
+    gib = size / GIB
+    per_variant: dict[str, dict[str, Any]] = {}
+    for variant in VARIANTS:
+        runs = [s for s in samples if s["variant"] == variant and s["ok"]]
+        if not runs:
+            continue
+        services: dict[str, float | None] = {}
+        system: dict[str, float | None] = {}
+        for name in sorted({n for r in runs for n in r["service_cpu_s"]}):
+            services[name] = median(r["service_cpu_s"].get(name, 0.0) for r in runs)
+            system[name] = median(r.get("service_sys_s", {}).get(name, 0.0) for r in runs)
+        tmp = [r["tmp_peak_bytes"] for r in runs if r.get("tmp_peak_bytes") is not None]
+        s3 = [r["s3_bytes_read"] for r in runs if r.get("s3_bytes_read") is not None]
+        per_variant[variant] = {
+            "runs": len(runs),
+            "wall_s": median(r["wall_s"] for r in runs),
+            "cpu_s": median(r["cpu_s"] for r in runs),
+            "user_s": median(r["user_s"] for r in runs),
+            "sys_s": median(r["sys_s"] for r in runs),
+            "max_rss_mib": median(r["max_rss_mib"] for r in runs),
+            "tmp_peak_bytes": max(tmp) if tmp else None,
+            "s3_bytes_read": median(s3),
+            "s3_read_ratio": _ratio(median(s3), size),
+            "cpu_s_per_gib": (median(r["cpu_s"] for r in runs) or 0.0) / gib,
+            "service_cpu_s": services,
+            "service_sys_s": system,
+            "paths": sorted({str(r["path"]) for r in runs if r.get("path")}),
+        }
+
+    def get(variant: str, key: str) -> Any:
+        return per_variant.get(variant, {}).get(key)
+
+    metrics: dict[str, Any] = {
+        "baseline_wall_s": get(BASELINE, "wall_s"),
+        "known_wall_s": get(KNOWN, "wall_s"),
+        "unknown_wall_s": get(UNKNOWN, "wall_s"),
+        "s3_checksum_wall_s": get(S3_CHECKSUM, "wall_s"),
+        "floor_get_wall_s": get(FLOOR_GET, "wall_s"),
+        "floor_hashlib_wall_s": get(FLOOR_HASH, "wall_s"),
+        "floor_publish_wall_s": get(FLOOR_PUBLISH, "wall_s"),
+        "known_vs_baseline": _ratio(get(KNOWN, "wall_s"), get(BASELINE, "wall_s")),
+        "unknown_vs_baseline": _ratio(get(UNKNOWN, "wall_s"), get(BASELINE, "wall_s")),
+        "s3_checksum_vs_baseline": _ratio(get(S3_CHECKSUM, "wall_s"), get(BASELINE, "wall_s")),
+        "known_vs_floor_get": _ratio(get(KNOWN, "wall_s"), get(FLOOR_GET, "wall_s")),
+        "unknown_vs_floor_get": _ratio(get(UNKNOWN, "wall_s"), get(FLOOR_GET, "wall_s")),
+        # The handler overlaps the GET and the publish: the slower of the two bounds it.
+        "known_vs_floor_publish": _ratio(get(KNOWN, "wall_s"), get(FLOOR_PUBLISH, "wall_s")),
+        "baseline_rss_mib": get(BASELINE, "max_rss_mib"),
+        "known_rss_mib": get(KNOWN, "max_rss_mib"),
+        "unknown_rss_mib": get(UNKNOWN, "max_rss_mib"),
+        "s3_checksum_rss_mib": get(S3_CHECKSUM, "max_rss_mib"),
+        "floor_get_rss_mib": get(FLOOR_GET, "max_rss_mib"),
+        "baseline_s3_read_ratio": get(BASELINE, "s3_read_ratio"),
+        "known_s3_read_ratio": get(KNOWN, "s3_read_ratio"),
+        "unknown_s3_read_ratio": get(UNKNOWN, "s3_read_ratio"),
+        "s3_checksum_s3_read_ratio": get(S3_CHECKSUM, "s3_read_ratio"),
+        "floor_get_s3_read_ratio": get(FLOOR_GET, "s3_read_ratio"),
+        "known_tmp_bytes": get(KNOWN, "tmp_peak_bytes"),
+        "unknown_tmp_bytes": get(UNKNOWN, "tmp_peak_bytes"),
+        "s3_checksum_tmp_bytes": get(S3_CHECKSUM, "tmp_peak_bytes"),
+        "baseline_cpu_s_per_gib": get(BASELINE, "cpu_s_per_gib"),
+        "known_cpu_s_per_gib": get(KNOWN, "cpu_s_per_gib"),
+        "unknown_cpu_s_per_gib": get(UNKNOWN, "cpu_s_per_gib"),
+        "s3_checksum_cpu_s_per_gib": get(S3_CHECKSUM, "cpu_s_per_gib"),
+        "hashlib_cpu_s_per_gib": get(FLOOR_HASH, "cpu_s_per_gib"),
+        "known_cpu_vs_hashlib": _ratio(
+            get(KNOWN, "cpu_s_per_gib"), get(FLOOR_HASH, "cpu_s_per_gib")
+        ),
+        "unknown_cpu_vs_hashlib": _ratio(
+            get(UNKNOWN, "cpu_s_per_gib"), get(FLOOR_HASH, "cpu_s_per_gib")
+        ),
+    }
+    return {"size_bytes": size, "size_mib": size // MIB, "metrics": metrics, "runs": per_variant}
+
+
+def summarize_startup(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The fixed cost of a handler process: interpreter start plus the handler's imports."""
+    runs = [s for s in samples if s["variant"] == STARTUP and s["ok"]]
+    return {
+        "runs": len(runs),
+        "wall_s": median(r["wall_s"] for r in runs),
+        "cpu_s": median(r["cpu_s"] for r in runs),
+        "max_rss_mib": median(r["max_rss_mib"] for r in runs),
+    }
+
+
+def summarize_synth(samples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Medians per stack size of the synth runs."""
+    rows = []
+    for count in sorted({int(s["count"]) for s in samples}):
+        runs = [s for s in samples if s["count"] == count and s["ok"]]
+        rows.append(
+            {
+                "count": count,
+                "runs": len(runs),
+                "lambda_functions": max((r["lambda_functions"] for r in runs), default=None),
+                "custom_resources": max((r["custom_resources"] for r in runs), default=None),
+                "synth_s": median(r["construct_and_synth_s"] for r in runs),
+                "process_wall_s": median(r["wall_s"] for r in runs),
+                "process_max_rss_mib": median(r["max_rss_mib"] for r in runs),
+                "template_bytes": median(r["template_bytes"] for r in runs),
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One target of the issue, and what this run measured against it."""
+
+    target: str
+    measured: str
+    passed: bool | None  # None: not measured in this run
+
+    @property
+    def word(self) -> str:
+        """PASS, MISS, or n/a."""
+        return "n/a" if self.passed is None else ("PASS" if self.passed else "MISS")
+
+    def as_json(self) -> dict[str, Any]:
+        """For results.json."""
+        return {"target": self.target, "measured": self.measured, "verdict": self.word}
+
+
+def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return "—" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _upper(
+    target: str, value: float | None, limit: float, spec: str = ".2f", suffix: str = "×"
+) -> Verdict:
+    if value is None:
+        return Verdict(target, "not measured", None)
+    return Verdict(target, f"{value:{spec}}{suffix} (limit {limit:{spec}}{suffix})", value <= limit)
+
+
+def evaluate(
+    sizes: Sequence[Mapping[str, Any]], synth: Sequence[Mapping[str, Any]]
+) -> list[Verdict]:
+    """PASS/MISS of each target of issue 5 (the ratios at 1 GiB, or the largest size run)."""
+    verdicts: list[Verdict] = []
+    if sizes:
+        at = next((s for s in sizes if s["size_mib"] == 1024), sizes[-1])
+        where = f"at {at['size_mib']} MiB"
+        m = at["metrics"]
+        verdicts += [
+            _upper(
+                f"known hash wall ≤ {KNOWN_VS_BASELINE_MAX}× baseline ({where})",
+                m["known_vs_baseline"],
+                KNOWN_VS_BASELINE_MAX,
+            ),
+            _upper(
+                f"known hash wall ≤ {KNOWN_VS_GET_MAX:g}× S3 GET floor ({where})",
+                m["known_vs_floor_get"],
+                KNOWN_VS_GET_MAX,
+            ),
+            _upper(
+                f"unknown hash wall ≤ {UNKNOWN_VS_BASELINE_MAX}× baseline ({where})",
+                m["unknown_vs_baseline"],
+                UNKNOWN_VS_BASELINE_MAX,
+            ),
+        ]
+        for key, label in (("known_rss_mib", "known"), ("unknown_rss_mib", "unknown")):
+            values = [s["metrics"][key] for s in sizes if s["metrics"][key] is not None]
+            shown = ", ".join(f"{s['size_mib']}: {_fmt(s['metrics'][key], '.1f')}" for s in sizes)
+            verdicts.append(
+                Verdict(
+                    f"handler peak RSS ≤ {RSS_MAX_MIB:g} MiB at every size ({label} hash)",
+                    f"{shown} MiB",
+                    bool(values) and max(values) <= RSS_MAX_MIB,
+                )
+            )
+            flat = [
+                s["metrics"][key]
+                for s in sizes
+                if 64 <= s["size_mib"] <= 1024 and s["metrics"][key] is not None
+            ]
+            if len(flat) >= 2:
+                spread = max(flat) - min(flat)
+                verdicts.append(
+                    Verdict(
+                        f"RSS flat 64 MiB → 1 GiB within {RSS_FLAT_MIB:g} MiB ({label} hash)",
+                        f"spread {spread:.1f} MiB",
+                        spread <= RSS_FLAT_MIB,
+                    )
+                )
+            else:
+                verdicts.append(
+                    Verdict(
+                        f"RSS flat 64 MiB → 1 GiB within {RSS_FLAT_MIB:g} MiB ({label} hash)",
+                        "needs two sizes in 64..1024 MiB",
+                        None,
+                    )
+                )
+        for key, label in (("known_s3_read_ratio", "known"), ("unknown_s3_read_ratio", "unknown")):
+            ratios = [s["metrics"][key] for s in sizes if s["metrics"][key] is not None]
+            verdicts.append(
+                Verdict(
+                    f"S3 bytes read = 1.0× object size ({label} hash, every size)",
+                    ", ".join(f"{r:.4f}×" for r in ratios) or "not measured",
+                    bool(ratios) and all(abs(r - 1.0) <= S3_READ_TOLERANCE for r in ratios),
+                )
+            )
+        tmp = [s["metrics"]["known_tmp_bytes"] for s in sizes]
+        verdicts.append(
+            Verdict(
+                "/tmp use 0 on the known-hash path (every size)",  # noqa: S108 - a label
+                ", ".join(f"{t} B" for t in tmp),
+                all(t == 0 for t in tmp),
+            )
+        )
+        verdicts.append(
+            _upper(
+                f"handler CPU per GiB ≤ {CPU_VS_HASHLIB_MAX}× raw hashlib (known hash, {where})",
+                m["known_cpu_vs_hashlib"],
+                CPU_VS_HASHLIB_MAX,
+            )
+        )
+    verdicts += _synth_verdicts(synth)
+    return verdicts
+
+
+def _synth_verdicts(synth: Sequence[Mapping[str, Any]]) -> list[Verdict]:
+    if not synth:
+        return []
+    largest = synth[-1]
+    verdicts = [
+        Verdict(
+            f"{largest['count']} versions in one stack → exactly 1 handler function",
+            f"{largest['lambda_functions']} function(s)",
+            largest["lambda_functions"] == 1,
+        )
+    ]
+    if len(synth) >= 3 and all(r["synth_s"] is not None for r in synth):
+        first, middle, last = synth[0], synth[-2], synth[-1]
+        early = (middle["synth_s"] - first["synth_s"]) / max(middle["count"] - first["count"], 1)
+        late = (last["synth_s"] - middle["synth_s"]) / max(last["count"] - middle["count"], 1)
+        # Linear: the per-version cost of the large step is not more than twice that of the
+        # small step (the small step is noisy, so 20 ms per version is always accepted).
+        verdicts.append(
+            Verdict(
+                "synth time grows linearly with the number of versions",
+                f"{early * 1000:.0f} ms/version ({first['count']}→{middle['count']}), "
+                f"{late * 1000:.0f} ms/version ({middle['count']}→{last['count']})",
+                late <= max(2 * early, 0.02),
+            )
+        )
+    return verdicts
+
+
+def _wall_table(console: Console, results: Mapping[str, Any]) -> None:
+    """Wall times and ratios per size."""
+    sizes = results["sizes"]
+    walls = Table(
+        title="Wall time per asset (median seconds, whole processes)",
+        caption="CLI = aws s3api get-object + sha256sum + aws codeartifact publish-package-version",
+    )
+    walls.add_column("size", justify="right")
+    for variant in VARIANTS:
+        walls.add_column(SHORT[variant], justify="right")
+    walls.add_column("known / baseline", justify="right")
+    walls.add_column("unknown / baseline", justify="right")
+    walls.add_column("known / GET", justify="right")
+    walls.add_column("unknown / GET", justify="right")
+    walls.add_column("known / publish", justify="right")
+    for size in sizes:
+        m, runs = size["metrics"], size["runs"]
+        walls.add_row(
+            f"{size['size_mib']} MiB",
+            *[_fmt(runs.get(v, {}).get("wall_s")) for v in VARIANTS],
+            _fmt(m["known_vs_baseline"], ".2f", "×"),
+            _fmt(m["unknown_vs_baseline"], ".2f", "×"),
+            _fmt(m["known_vs_floor_get"], ".2f", "×"),
+            _fmt(m["unknown_vs_floor_get"], ".2f", "×"),
+            _fmt(m["known_vs_floor_publish"], ".2f", "×"),
+        )
+    console.print(walls)
+
+
+def _resource_table(console: Console, results: Mapping[str, Any]) -> None:
+    """Handler RSS, S3 bytes, /tmp and CPU per size."""
+    sizes = results["sizes"]
+    resources = Table(title="Handler resources (known / unknown / S3-checksum paths)")
+    resources.add_column("size", justify="right")
+    resources.add_column("peak RSS MiB", justify="right")
+    resources.add_column("S3 read ÷ size", justify="right")
+    resources.add_column("/tmp bytes", justify="right")  # noqa: S108 - a label
+    resources.add_column("CPU s/GiB", justify="right")
+    resources.add_column("CPU ÷ hashlib", justify="right")
+    resources.add_column("hashlib CPU s/GiB", justify="right")
+    resources.add_column("baseline RSS / CPU s/GiB", justify="right")
+    for size in sizes:
+        m = size["metrics"]
+        resources.add_row(
+            f"{size['size_mib']} MiB",
+            " / ".join(
+                _fmt(m[k], ".1f")
+                for k in ("known_rss_mib", "unknown_rss_mib", "s3_checksum_rss_mib")
+            ),
+            " / ".join(
+                _fmt(m[k], ".4f")
+                for k in (
+                    "known_s3_read_ratio",
+                    "unknown_s3_read_ratio",
+                    "s3_checksum_s3_read_ratio",
+                )
+            ),
+            " / ".join(
+                "—" if m[k] is None else str(m[k])
+                for k in ("known_tmp_bytes", "unknown_tmp_bytes", "s3_checksum_tmp_bytes")
+            ),
+            " / ".join(
+                _fmt(m[k])
+                for k in (
+                    "known_cpu_s_per_gib",
+                    "unknown_cpu_s_per_gib",
+                    "s3_checksum_cpu_s_per_gib",
+                )
+            ),
+            " / ".join(
+                _fmt(m[k], ".2f", "×") for k in ("known_cpu_vs_hashlib", "unknown_cpu_vs_hashlib")
+            ),
+            _fmt(m["hashlib_cpu_s_per_gib"]),
+            f"{_fmt(m['baseline_rss_mib'], '.0f')} / {_fmt(m['baseline_cpu_s_per_gib'])}",
+        )
+    console.print(resources)
+
+
+def _where_table(console: Console, results: Mapping[str, Any]) -> None:
+    """CPU of the workload and of each service at the largest size."""
+    sizes = results["sizes"]
+    if sizes:
+        at = next((s for s in sizes if s["size_mib"] == 1024), sizes[-1])
+        where = Table(
+            title=f"Where the time goes at {at['size_mib']} MiB (median CPU seconds per run)",
+            caption="emulator/moto/proxy: CPU those services spent while the workload ran",
+        )
+        for column in ("workload", "wall s", "process user", "process sys"):
+            where.add_column(column, justify="right" if column != "workload" else "left")
+        services = sorted({n for r in at["runs"].values() for n in r["service_cpu_s"]})
+        for name in services:
+            where.add_column(f"{name} (sys)", justify="right")
+        for variant in VARIANTS:
+            run = at["runs"].get(variant)
+            if run is None:
+                continue
+            where.add_row(
+                LABELS[variant],
+                _fmt(run["wall_s"]),
+                _fmt(run["user_s"]),
+                _fmt(run["sys_s"]),
+                *[
+                    f"{_fmt(run['service_cpu_s'].get(n))} ({_fmt(run['service_sys_s'].get(n))})"
+                    for n in services
+                ],
+            )
+        console.print(where)
+
+
+def _profile_tables(console: Console, results: Mapping[str, Any]) -> None:
+    """The py-spy summaries of --profile."""
+    for variant, profile in (results.get("profile") or {}).items():
+        table = Table(
+            title=(
+                f"py-spy: {LABELS.get(variant, variant)} at {profile['size_mib']} MiB "
+                f"({profile['wall_s']:.2f} s; handler: wall-clock shares incl. idle; "
+                "services: on-CPU samples)"
+            )
+        )
+        for column in ("process", "thread (share of samples)", "leaf frame", "share of thread"):
+            table.add_column(column, justify="right" if column.startswith("share") else "left")
+        for process, summary in profile["processes"].items():
+            for thread, found in list(summary["threads"].items())[:4]:
+                label = f"{thread} ({100 * found['share_of_process']:.0f}%)"
+                for entry in found["top"][:4]:
+                    table.add_row(process, label, entry["frame"], f"{100 * entry['share']:.0f}%")
+        console.print(table)
+
+    startup = results.get("handler_startup") or {}
+    console.print(
+        f"Handler process fixed cost (start + imports, no event): "
+        f"{_fmt(startup.get('wall_s'))} s wall, {_fmt(startup.get('cpu_s'))} s CPU, "
+        f"{_fmt(startup.get('max_rss_mib'), '.1f')} MiB RSS"
+    )
+
+
+def _synth_table(console: Console, results: Mapping[str, Any]) -> None:
+    """Synth scaling."""
+    if results.get("synth"):
+        synth = Table(title="Synth scaling (one stack, N GenericPackageVersions)")
+        for column in ("versions", "Lambda functions", "synth s", "process s", "template bytes"):
+            synth.add_column(column, justify="right")
+        for row in results["synth"]:
+            synth.add_row(
+                str(row["count"]),
+                str(row["lambda_functions"]),
+                _fmt(row["synth_s"]),
+                _fmt(row["process_wall_s"]),
+                _fmt(row["template_bytes"], ".0f"),
+            )
+        console.print(synth)
+
+
+def _targets_table(console: Console, results: Mapping[str, Any]) -> None:
+    """PASS/MISS per target."""
+    targets = Table(title="Targets of issue 5")
+    targets.add_column("target")
+    targets.add_column("measured")
+    targets.add_column("verdict")
+    for verdict in results["targets"]:
+        style = {"PASS": "green", "MISS": "red"}.get(verdict["verdict"], "yellow")
+        targets.add_row(
+            verdict["target"], verdict["measured"], f"[{style}]{verdict['verdict']}[/{style}]"
+        )
+    console.print(targets)
+
+
+def print_tables(console: Console, results: Mapping[str, Any]) -> None:
+    """The run's tables: wall times and ratios, resources, profiles, synth scaling, targets."""
+    for table in (
+        _wall_table,
+        _resource_table,
+        _where_table,
+        _profile_tables,
+        _synth_table,
+        _targets_table,
+    ):
+        table(console, results)
+
+
+def write_chart(results: Mapping[str, Any], path: Path) -> None:
+    """A 2×2 PNG: wall times, peak RSS, CPU per GiB, synth scaling."""
+    import matplotlib  # noqa: PLC0415 - only needed for the chart
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    sizes = results["sizes"]
+    labels = [f"{s['size_mib']} MiB" for s in sizes]
+    fig, axes = plt.subplots(2, 2, figsize=(14, 10))
+    width = 0.8 / len(VARIANTS)
+
+    def bars(ax: Any, key: str, variants: Sequence[str], title: str, unit: str) -> None:
+        for index, variant in enumerate(variants):
+            values = [s["runs"].get(variant, {}).get(key) or 0.0 for s in sizes]
+            positions = [i + (index - len(variants) / 2 + 0.5) * width for i in range(len(sizes))]
+            ax.bar(positions, values, width, label=LABELS[variant], color=_COLORS[variant])
+        ax.set_xticks(range(len(sizes)), labels)
+        ax.set_title(title)
+        ax.set_ylabel(unit)
+        ax.legend(fontsize=8)
+
+    bars(axes[0][0], "wall_s", VARIANTS, "Wall time per asset (median)", "seconds")
+    axes[0][0].set_yscale("log")
+    bars(axes[0][1], "max_rss_mib", VARIANTS, "Peak RSS of the process", "MiB")
+    axes[0][1].axhline(
+        RSS_MAX_MIB, color="red", linestyle="--", linewidth=1, label="handler target"
+    )
+    bars(
+        axes[1][0],
+        "cpu_s_per_gib",
+        VARIANTS,
+        "CPU (user+sys) per GiB of the process",
+        "CPU seconds / GiB",
+    )
+    synth = results.get("synth") or []
+    ax = axes[1][1]
+    if synth:
+        counts = [r["count"] for r in synth]
+        ax.plot(counts, [r["synth_s"] or 0 for r in synth], marker="o", label="construct + synth s")
+        ax.plot(
+            counts, [r["process_wall_s"] or 0 for r in synth], marker="o", label="whole process s"
+        )
+        ax.set_xlabel("GenericPackageVersions in the stack")
+        ax.set_ylabel("seconds")
+        twin = ax.twinx()
+        twin.plot(
+            counts,
+            [(r["template_bytes"] or 0) / 1024 for r in synth],
+            marker="s",
+            color="gray",
+            label="template KiB",
+        )
+        twin.set_ylabel("template KiB")
+        ax.legend(loc="upper left", fontsize=8)
+        twin.legend(loc="lower right", fontsize=8)
+    ax.set_title("Synth scaling (1 handler function per stack)")
+    fig.suptitle("cdk-codeartifact-generic data path vs AWS CLI v1 (moto + emulator, 127.0.0.1)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results: Mapping[str, Any]) -> str:
+    """A short Markdown summary (for the README): ratios and resources per size, verdicts."""
+    meta = results["meta"]
+    lines = [
+        "| asset | CLI v1 baseline | ours, known SHA256 | ours, unknown SHA256 "
+        "| S3 GET floor | publish floor | handler peak RSS | S3 read | /tmp (known / unknown) "
+        "| handler CPU ÷ hashlib |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in results["sizes"]:
+        m = size["metrics"]
+        tmp_known = m["known_tmp_bytes"]
+        tmp_unknown = m["unknown_tmp_bytes"]
+        lines.append(
+            f"| {size['size_mib']} MiB "
+            f"| {_fmt(m['baseline_wall_s'], '.2f', ' s')} "
+            f"| {_fmt(m['known_wall_s'], '.2f', ' s')} "
+            f"({_fmt(m['known_vs_baseline'], '.2f', '×')}) "
+            f"| {_fmt(m['unknown_wall_s'], '.2f', ' s')} "
+            f"({_fmt(m['unknown_vs_baseline'], '.2f', '×')}) "
+            f"| {_fmt(m['floor_get_wall_s'], '.2f', ' s')} "
+            f"| {_fmt(m['floor_publish_wall_s'], '.2f', ' s')} "
+            f"| {_fmt(m['known_rss_mib'], '.0f')} / {_fmt(m['unknown_rss_mib'], '.0f')} MiB "
+            f"| {_fmt(m['known_s3_read_ratio'], '.2f', '×')} "
+            f"| {'—' if tmp_known is None else _bytes(tmp_known)} / "
+            f"{'—' if tmp_unknown is None else _bytes(tmp_unknown)} "
+            f"| {_fmt(m['known_cpu_vs_hashlib'], '.1f', '×')} |"
+        )
+    synth = results.get("synth") or []
+    if synth:
+        lines += [
+            "",
+            "| versions in one stack | Lambda functions | synth s | template |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['count']} | {r['lambda_functions']} | {_fmt(r['synth_s'])} "
+            f"| {_bytes(int(r['template_bytes'] or 0))} |"
+            for r in synth
+        ]
+    lines += [
+        "",
+        f"Medians of {meta['repeat']} interleaved runs, each workload a whole process, on "
+        f"{meta['cpus']} CPUs ({meta['machine']}, Python {meta['python']}); moto and the "
+        "CodeArtifact emulator on 127.0.0.1. "
+        + f"Targets of issue 5: {sum(t['verdict'] == 'PASS' for t in results['targets'])} PASS"
+        + "".join(
+            f"; MISS {t['target']}: {t['measured']}"
+            for t in results["targets"]
+            if t["verdict"] == "MISS"
+        )
+        + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _bytes(count: int) -> str:
+    if count == 0:
+        return "0"
+    for unit, scale in (("GiB", GIB), ("MiB", MIB), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"

@@ -1,0 +1,690 @@
+"""The benchmark of issue 5: ``python -m bench.run [--sizes 64,256,1024] [--with-4g] …``.
+
+Per run: moto (S3), a byte-counting proxy in front of it and the CodeArtifact emulator, each
+its own process on 127.0.0.1; one random object per size uploaded once without a checksum
+(and a twin with a stored SHA256 checksum). Then, interleaved and repeated, each as a whole
+process timed wall-clock with its rusage:
+
+1. the baseline users have today with the AWS CLI v1: ``aws s3api get-object`` to a file,
+   ``sha256sum``, ``aws codeartifact publish-package-version`` (three processes, summed);
+2. the bundled handler handling one CloudFormation Create event: known SHA256 (Sha256 and Size
+   in the properties, as the construct sends for local files), unknown SHA256, and unknown
+   SHA256 with S3's stored checksum;
+3. the floors: one streaming boto3 GET to /dev/null, and raw hashlib over a local copy.
+
+Finally synth scaling (1, 10, 100 versions in one stack). Writes ``results.json`` and
+``chart.png`` to ``--out`` and prints tables with PASS/MISS per target of the issue. This is a
+measurement: a missed target does not fail the run (exit code 0 unless a workload broke).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from rich.console import Console
+
+from bench import profiling, report
+from bench.handler_run import ACCOUNT, REGION, HandlerInvoker, asset_properties
+from bench.measure import ProcessStats, combine, run_process
+from bench.objects import BUCKET, CREDENTIALS, MIB, BenchObject, prepare
+from bench.servers import REPO_ROOT, LocalServices
+from codeartifact_generic.bundling import BUNDLE_PACKAGE, bundle_hash, write_bundle
+from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_codeartifact import CodeArtifactClient
+
+DOMAIN: Final = "bench-domain"
+REPOSITORY: Final = "bench-repo"
+NAMESPACE: Final = "bench"
+DEFAULT_SIZES: Final = "64,256,1024"
+DEFAULT_SYNTH_COUNTS: Final = "1,10,100"
+_AWS_CLI: Final = str(Path(sys.executable).with_name("aws"))
+_SYNTH: Final = (sys.executable, "-m", "bench.synth_child")
+
+
+class Bench:
+    """One benchmark run against running local services."""
+
+    def __init__(
+        self,
+        *,
+        work_dir: Path,
+        services: LocalServices,
+        responses: ResponseServer,
+        console: Console,
+    ) -> None:
+        assert services.endpoints is not None
+        assert services.proxy is not None
+        self.work_dir = work_dir
+        self.services = services
+        self.endpoints = services.endpoints
+        self.proxy = services.proxy
+        self.console = console
+        self.bundle_dir = work_dir / "bundle"
+        write_bundle(self.bundle_dir)  # once per run: picks up the current lambda/ sources
+        self.invoker = HandlerInvoker(
+            work_dir=work_dir / "handler-runs",
+            bundle_dir=self.bundle_dir,
+            s3_endpoint=self.endpoints.s3,
+            codeartifact_endpoint=self.endpoints.codeartifact,
+            responses=responses,
+        )
+        self.codeartifact: CodeArtifactClient = boto3.client(
+            "codeartifact",
+            endpoint_url=self.endpoints.codeartifact,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+        )
+        self.codeartifact.create_domain(domain=DOMAIN)
+        self.codeartifact.create_repository(domain=DOMAIN, repository=REPOSITORY)
+        self.logs = work_dir / "logs" / "runs"
+        self.samples: list[dict[str, Any]] = []
+
+    # -- environment ---------------------------------------------------------------------------
+
+    def _cli_env(self) -> dict[str, str]:
+        home = self.work_dir / "cli-home"
+        home.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO", "PYTHON"))}
+        env.update(
+            {
+                "HOME": str(home),
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_CONFIG_FILE": str(home / "absent-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(home / "absent-credentials"),
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        return env
+
+    def _python_env(self) -> dict[str, str]:
+        env = self._cli_env()
+        env["PYTHONPATH"] = str(REPO_ROOT)
+        return env
+
+    # -- one measurement -----------------------------------------------------------------------
+
+    def _measured(
+        self,
+        variant: str,
+        obj: BenchObject | None,
+        repeat: int,
+        run: Callable[[str], tuple[ProcessStats, dict[str, Any]]],
+    ) -> dict[str, Any]:
+        os.sync()  # start each workload without the previous one's dirty pages to write back
+        load = os.getloadavg()[0]
+        self.proxy.reset()
+        label = f"{obj.size_mib}mib" if obj is not None else "none"
+        stats, extra = run(f"{label}-r{repeat}-{variant}")
+        s3 = self.proxy.stats()
+        sample: dict[str, Any] = {
+            "variant": variant,
+            "size_mib": obj.size_mib if obj is not None else None,
+            "repeat": repeat,
+            "ok": stats.exit_code == 0 and not stats.timed_out,
+            "wall_s": round(stats.wall_s, 4),
+            "cpu_s": round(stats.cpu_s, 4),
+            "user_s": round(stats.user_s, 4),
+            "sys_s": round(stats.sys_s, 4),
+            "max_rss_mib": round(stats.max_rss_mib, 2),
+            "tmp_peak_bytes": stats.tmp_peak_bytes,
+            "s3_bytes_read": s3["to_client"] if variant in report.READS_S3 else None,
+            "s3_connections": s3["connections"],
+            "service_cpu_s": stats.service_cpu_s,
+            "service_sys_s": stats.service_sys_s,
+            "loadavg_1m": round(load, 2),
+            **extra,
+        }
+        if extra.get("problem"):
+            sample["ok"] = False
+        self.samples.append(sample)
+        state = "ok" if sample["ok"] else f"[red]FAILED[/red] {extra.get('problem', '')}"
+        self.console.print(
+            f"  {label:>8} r{repeat} {variant:<20} {stats.wall_s:8.2f} s  "
+            f"cpu {stats.cpu_s:6.2f} s  rss {stats.max_rss_mib:7.1f} MiB  {state}"
+        )
+        return sample
+
+    def _check_published(self, package: str, version: str, expected: str) -> str | None:
+        """None when the emulator holds ``expected`` as the version's one asset; frees it."""
+        try:
+            assets = self.codeartifact.list_package_version_assets(
+                domain=DOMAIN,
+                repository=REPOSITORY,
+                format="generic",
+                namespace=NAMESPACE,
+                package=package,
+                packageVersion=version,
+            )["assets"]
+        except Exception as error:
+            return f"cannot list the published assets: {error}"
+        finally:
+            self._delete_version(package, version)
+        found = [a.get("hashes", {}).get("SHA-256") for a in assets]
+        if found != [expected]:
+            return f"emulator holds SHA-256 {found}, expected [{expected}]"
+        return None
+
+    def _delete_version(self, package: str, version: str) -> None:
+        try:
+            self.codeartifact.delete_package_versions(
+                domain=DOMAIN,
+                repository=REPOSITORY,
+                format="generic",
+                namespace=NAMESPACE,
+                package=package,
+                versions=[version],
+            )
+        except Exception as error:
+            self.console.print(f"[yellow]could not delete {package}@{version}: {error}")
+
+    # -- workloads -----------------------------------------------------------------------------
+
+    def baseline(self, obj: BenchObject, repeat: int) -> dict[str, Any]:
+        """AWS CLI v1: s3api get-object → sha256sum → codeartifact publish-package-version."""
+        package, version = f"object-{obj.size_mib}mib", f"cli-r{repeat}"
+
+        def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
+            env = self._cli_env()
+            services = self.services.pids()
+            download = self.work_dir / "baseline" / obj.path.name
+            download.parent.mkdir(exist_ok=True)
+            parts = [
+                run_process(
+                    [
+                        *(_AWS_CLI, "s3api", "get-object", "--bucket", BUCKET, "--key", obj.key),
+                        *("--endpoint-url", self.endpoints.s3, str(download)),
+                    ],
+                    log_path=self.logs / f"{name}-get.log",
+                    env=env,
+                    services=services,
+                )
+            ]
+            digest_log = self.logs / f"{name}-sha256sum.log"
+            parts.append(
+                run_process(
+                    ["sha256sum", str(download)],
+                    log_path=digest_log,
+                    env=env,
+                    services=services,
+                )
+            )
+            sha256 = digest_log.read_text().split()[0] if digest_log.exists() else ""
+            parts.append(
+                run_process(
+                    [
+                        *(_AWS_CLI, "codeartifact", "publish-package-version"),
+                        *("--domain", DOMAIN, "--domain-owner", ACCOUNT),
+                        *("--repository", REPOSITORY, "--format", "generic"),
+                        *("--namespace", NAMESPACE, "--package", package),
+                        *("--package-version", version, "--asset-name", obj.path.name),
+                        *("--asset-content", str(download), "--asset-sha256", sha256),
+                        *("--endpoint-url", self.endpoints.codeartifact),
+                    ],
+                    log_path=self.logs / f"{name}-publish.log",
+                    env=env,
+                    services=services,
+                )
+            )
+            disk = download.stat().st_size if download.exists() else 0
+            download.unlink(missing_ok=True)
+            stats = combine(parts, "aws s3api get-object + sha256sum + aws codeartifact publish")
+            problem = None if sha256 == obj.sha256 else f"sha256sum said {sha256!r}"
+            if stats.exit_code == 0 and problem is None:
+                problem = self._check_published(package, version, obj.sha256)
+            return stats, {
+                "problem": problem,
+                "disk_bytes": disk,
+                "parts": [
+                    {
+                        "command": p.command,
+                        "wall_s": round(p.wall_s, 4),
+                        "cpu_s": round(p.cpu_s, 4),
+                        "max_rss_mib": round(p.max_rss_mib, 2),
+                        "exit_code": p.exit_code,
+                    }
+                    for p in parts
+                ],
+            }
+
+        return self._measured(report.BASELINE, obj, repeat, run)
+
+    def handler(self, variant: str, obj: BenchObject, repeat: int) -> dict[str, Any]:
+        """The bundled handler on one Create event (known / unknown / S3-checksum path)."""
+        package = f"object-{obj.size_mib}mib"
+        version = f"{variant.removeprefix('ours_').replace('_', '-')}-r{repeat}"
+        key = obj.checksum_key if variant == report.S3_CHECKSUM else obj.key
+        assert key is not None
+        known = variant == report.KNOWN
+        properties = asset_properties(
+            domain=DOMAIN,
+            repository=REPOSITORY,
+            namespace=NAMESPACE,
+            package=package,
+            version=version,
+            asset_name=obj.path.name,
+            bucket=BUCKET,
+            key=key,
+            sha256=obj.sha256 if known else None,
+            size=obj.size if known else None,
+        )
+
+        def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
+            outcome = self.invoker.create(properties, services=self.services.pids())
+            log = self.logs / f"{name}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(outcome.log)
+            problem = outcome.problem
+            if problem is None:
+                problem = self._check_published(package, version, obj.sha256)
+            else:
+                self._delete_version(package, version)
+            lines = outcome.asset_lines
+            return outcome.stats, {
+                "problem": problem,
+                "path": lines[-1].get("path") if lines else None,
+                "handler_seconds": lines[-1].get("seconds") if lines else None,
+            }
+
+        return self._measured(variant, obj, repeat, run)
+
+    def floor_get(self, obj: BenchObject, repeat: int) -> dict[str, Any]:
+        """One streaming boto3 GET of the object to /dev/null."""
+
+        def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
+            log = self.logs / f"{name}.log"
+            stats = run_process(
+                [
+                    *(sys.executable, "-m", "bench.workloads", "get"),
+                    *("--endpoint", self.endpoints.s3, "--bucket", BUCKET, "--key", obj.key),
+                ],
+                log_path=log,
+                env=self._python_env(),
+                cwd=REPO_ROOT,
+                services=self.services.pids(),
+            )
+            seen = _last_json(log).get("bytes")
+            problem = None if seen == obj.size else f"read {seen} bytes"
+            return stats, {"problem": problem}
+
+        return self._measured(report.FLOOR_GET, obj, repeat, run)
+
+    def floor_hash(self, obj: BenchObject, repeat: int) -> dict[str, Any]:
+        """Raw hashlib.sha256 over the local copy of the object."""
+
+        def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
+            log = self.logs / f"{name}.log"
+            stats = run_process(
+                [sys.executable, "-m", "bench.workloads", "hash", "--file", str(obj.path)],
+                log_path=log,
+                env=self._python_env(),
+                cwd=REPO_ROOT,
+                services=self.services.pids(),
+            )
+            seen = _last_json(log).get("sha256")
+            problem = None if seen == obj.sha256 else f"hashlib said {seen!r}"
+            return stats, {"problem": problem}
+
+        return self._measured(report.FLOOR_HASH, obj, repeat, run)
+
+    def floor_publish(self, obj: BenchObject, repeat: int) -> dict[str, Any]:
+        """The CodeArtifact side alone: boto3 publishes the local copy (SHA256 given)."""
+        package, version = f"object-{obj.size_mib}mib", f"publish-r{repeat}"
+
+        def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
+            log = self.logs / f"{name}.log"
+            stats = run_process(
+                [
+                    *(sys.executable, "-m", "bench.workloads", "publish"),
+                    *("--endpoint", self.endpoints.codeartifact, "--file", str(obj.path)),
+                    *("--sha256", obj.sha256, "--domain", DOMAIN, "--repository", REPOSITORY),
+                    *("--namespace", NAMESPACE, "--package", package, "--version", version),
+                    *("--asset-name", obj.path.name),
+                ],
+                log_path=log,
+                env=self._python_env(),
+                cwd=REPO_ROOT,
+                services=self.services.pids(),
+            )
+            problem = None
+            if stats.exit_code == 0:
+                problem = self._check_published(package, version, obj.sha256)
+            else:
+                self._delete_version(package, version)
+            return stats, {"problem": problem}
+
+        return self._measured(report.FLOOR_PUBLISH, obj, repeat, run)
+
+    def handler_startup(self, repeat: int) -> dict[str, Any]:
+        """The fixed cost of a handler process: start the interpreter, import the handler."""
+
+        def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
+            self.invoker.work_dir.mkdir(parents=True, exist_ok=True)
+            run_dir = Path(tempfile.mkdtemp(prefix="startup-", dir=self.invoker.work_dir))
+            env = self.invoker.runner.environment(self.invoker.function, run_dir)
+            stats = run_process(
+                [sys.executable, "-c", f"import {BUNDLE_PACKAGE}.index"],
+                log_path=self.logs / f"{name}.log",
+                env=env,
+                cwd=self.bundle_dir,
+            )
+            return stats, {}
+
+        return self._measured(report.STARTUP, None, repeat, run)
+
+    def measure(self, variant: str, obj: BenchObject, repeat: int) -> dict[str, Any]:
+        """Run one workload on ``obj`` and record the sample."""
+        if variant == report.BASELINE:
+            return self.baseline(obj, repeat)
+        if variant == report.FLOOR_GET:
+            return self.floor_get(obj, repeat)
+        if variant == report.FLOOR_HASH:
+            return self.floor_hash(obj, repeat)
+        if variant == report.FLOOR_PUBLISH:
+            return self.floor_publish(obj, repeat)
+        return self.handler(variant, obj, repeat)
+
+    def run_sizes(self, objects: Sequence[BenchObject], repeats: int) -> None:
+        """Every workload for every size, interleaved; the order rotates with each repeat."""
+        for repeat in range(repeats):
+            self.handler_startup(repeat)
+            for obj in objects:
+                variants = [
+                    v
+                    for v in report.VARIANTS
+                    if v != report.S3_CHECKSUM or obj.checksum_key is not None
+                ]
+                shift = repeat % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    self.measure(variant, obj, repeat)
+
+    def profile(self, obj: BenchObject, py_spy: str, out_dir: Path) -> dict[str, Any]:
+        """One extra known-hash and unknown-hash invocation each, sampled by py-spy."""
+        found: dict[str, Any] = {}
+        for variant in (report.KNOWN, report.UNKNOWN):
+            package, version = f"object-{obj.size_mib}mib", f"profile-{variant[5:12]}"
+            properties = asset_properties(
+                domain=DOMAIN,
+                repository=REPOSITORY,
+                namespace=NAMESPACE,
+                package=package,
+                version=version,
+                asset_name=obj.path.name,
+                bucket=BUCKET,
+                key=obj.key,
+                sha256=obj.sha256 if variant == report.KNOWN else None,
+                size=obj.size if variant == report.KNOWN else None,
+            )
+            pids = self.services.pids()
+            recorders = [
+                profiling.PySpy(py_spy, pids[name], out_dir / f"{variant}-{name}.txt")
+                for name in ("codeartifact-emulator", "moto")
+            ]
+            handler: list[profiling.PySpy] = []
+
+            def attach(pid: int, v: str = variant, into: list[profiling.PySpy] = handler) -> None:
+                into.append(profiling.PySpy(py_spy, pid, out_dir / f"{v}-handler.txt", idle=True))
+
+            try:
+                outcome = self.invoker.create(properties, on_start=attach)
+            finally:
+                for recorder in handler:
+                    recorder.stop(wait_only=True)
+                profiling.stop_all(recorders)
+                self._delete_version(package, version)
+            found[variant] = {
+                "size_mib": obj.size_mib,
+                "wall_s": round(outcome.stats.wall_s, 3),
+                "ok": outcome.succeeded,
+                "processes": {
+                    name: profiling.summarize(out_dir / f"{variant}-{name}.txt")
+                    for name in ("handler", "codeartifact-emulator", "moto")
+                },
+            }
+            self.console.print(
+                f"  profiled {variant} at {obj.size_mib} MiB: {outcome.stats.wall_s:.2f} s"
+            )
+        return found
+
+    def run_synth(self, counts: Sequence[int], repeats: int) -> list[dict[str, Any]]:
+        """Synthesize stacks of each size in a fresh process, interleaved and repeated."""
+        env = self._python_env()
+        env.pop("CDK_CONTEXT_JSON", None)  # bundling must be real
+        env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+        env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+        rows: list[dict[str, Any]] = []
+        # Warm-up (not recorded): the first jsii/Node start after a while reads cold files.
+        if counts:
+            warm = Path(tempfile.mkdtemp(prefix="synth-warmup-", dir=self.work_dir))
+            run_process(
+                [*_SYNTH, "--count", str(counts[0]), "--outdir", str(warm)],
+                log_path=self.logs / "synth-warmup.log",
+                env=env,
+                cwd=REPO_ROOT,
+            )
+            shutil.rmtree(warm, ignore_errors=True)
+        for repeat in range(repeats):
+            for count in counts:
+                outdir = Path(tempfile.mkdtemp(prefix=f"synth-{count}-", dir=self.work_dir))
+                log = self.logs / f"synth-{count}-r{repeat}.log"
+                stats = run_process(
+                    [*_SYNTH, "--count", str(count), "--outdir", str(outdir)],
+                    log_path=log,
+                    env=env,
+                    cwd=REPO_ROOT,
+                )
+                found = _last_json(log)
+                row = {
+                    "count": count,
+                    "repeat": repeat,
+                    "ok": stats.exit_code == 0 and bool(found),
+                    "wall_s": round(stats.wall_s, 3),
+                    "cpu_s": round(stats.cpu_s, 3),
+                    "max_rss_mib": round(stats.max_rss_mib, 1),
+                    **found,
+                }
+                rows.append(row)
+                shutil.rmtree(outdir, ignore_errors=True)
+                self.console.print(
+                    f"  synth {count:>4} versions r{repeat}: {stats.wall_s:6.2f} s, "
+                    f"{found.get('lambda_functions')} function(s), "
+                    f"{found.get('template_bytes')} template bytes"
+                )
+        return rows
+
+
+def _last_json(log: Path) -> dict[str, Any]:
+    """The last line of ``log`` that is a JSON object ({} when there is none)."""
+    if not log.exists():
+        return {}
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        if line.startswith("{"):
+            try:
+                found: dict[str, Any] = json.loads(line)
+            except ValueError:
+                continue
+            return found
+    return {}
+
+
+def _git_head() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description="Benchmark the handler's data path against the AWS CLI v1 flow (issue 5).",
+    )
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="object sizes in MiB (%(default)s)")
+    parser.add_argument("--with-4g", action="store_true", help="also measure a 4 GiB object")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each workload (%(default)s)")
+    parser.add_argument(
+        "--synth-counts",
+        default=DEFAULT_SYNTH_COUNTS,
+        help="versions per stack for synth scaling; empty skips it (%(default)s)",
+    )
+    parser.add_argument(
+        "--out", default=str(REPO_ROOT / "bench" / "results"), help="results directory"
+    )
+    parser.add_argument(
+        "--work-dir", default=None, help="where objects and servers' files go (a temp dir)"
+    )
+    parser.add_argument(
+        "--keep-work", action="store_true", help="keep the work directory (logs) afterwards"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also sample one known and one unknown invocation at the largest size with py-spy",
+    )
+    parser.add_argument("--py-spy", default=None, help="py-spy executable (default: on PATH)")
+    parser.add_argument(
+        "--no-s3-checksum-variant",
+        action="store_true",
+        help="skip the object twin with a stored SHA256 checksum",
+    )
+    return parser
+
+
+def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Run the whole benchmark; return the results written to results.json."""
+    sizes = _ints(args.sizes)
+    if args.with_4g and 4096 not in sizes:
+        sizes.append(4096)
+    sizes.sort()
+    synth_counts = sorted(_ints(args.synth_counts))
+    repeats = max(1, int(args.repeat))
+    if args.work_dir:
+        Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
+    started = time.time()
+    load_before = os.getloadavg()
+    console.print(f"[bold]bench[/bold]: sizes {sizes} MiB, repeat {repeats}, work dir {work_dir}")
+    try:
+        with LocalServices(work_dir) as services, ResponseServer(ca_dir=work_dir / "tls") as rs:
+            bench = Bench(work_dir=work_dir, services=services, responses=rs, console=console)
+            assert services.endpoints is not None
+            objects = []
+            for size in sizes:
+                began = time.perf_counter()
+                objects.append(
+                    prepare(
+                        services.endpoints.s3_direct,
+                        work_dir / "objects",
+                        size,
+                        with_checksum_twin=not args.no_s3_checksum_variant,
+                    )
+                )
+                console.print(
+                    f"  uploaded {size} MiB object in {time.perf_counter() - began:.1f} s"
+                )
+            bench.run_sizes(objects, repeats)
+            profile: dict[str, Any] | None = None
+            if args.profile:
+                py_spy = args.py_spy or shutil.which("py-spy")
+                if py_spy is None:
+                    console.print("[yellow]--profile: py-spy not found (pass --py-spy PATH)")
+                else:
+                    profile = bench.profile(objects[-1], py_spy, work_dir / "profile")
+            synth_rows = bench.run_synth(synth_counts, repeats) if synth_counts else []
+            samples = bench.samples
+    finally:
+        if args.keep_work:
+            console.print(f"work directory kept: {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    size_summaries = [
+        report.summarize_size([s for s in samples if s["size_mib"] == size], size * MIB)
+        for size in sizes
+    ]
+    synth = report.summarize_synth(synth_rows)
+    results: dict[str, Any] = {
+        "meta": {
+            "started": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(),
+            "seconds": round(time.time() - started, 1),
+            "sizes_mib": sizes,
+            "repeat": repeats,
+            "synth_counts": synth_counts,
+            "git_head": _git_head(),
+            "handler_bundle_hash": bundle_hash(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            # Other work on the machine skews wall times: the 1-minute load before and after.
+            "loadavg_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "note": (
+                "Every number is a median over the repeats; each workload is one whole "
+                "process (start-up included). Wall ratios: ours / baseline and ours / S3 GET "
+                "floor. CPU per GiB: user+sys of the process / object GiB."
+            ),
+        },
+        "required_metrics": list(report.REQUIRED_METRICS),
+        "sizes": size_summaries,
+        "handler_startup": report.summarize_startup(samples),
+        "synth": synth,
+        "synth_samples": synth_rows,
+        "profile": profile,
+        "samples": samples,
+    }
+    results["targets"] = [v.as_json() for v in report.evaluate(size_summaries, synth)]
+    results["failures"] = [
+        {k: s.get(k) for k in ("variant", "size_mib", "repeat", "problem")}
+        for s in samples
+        if not s["ok"]
+    ] + [{"synth": r["count"], "repeat": r["repeat"]} for r in synth_rows if not r["ok"]]
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run, write results.json and chart.png, print the tables."""
+    args = build_parser().parse_args(argv)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # logs and pipes: do not squeeze the tables into 80 columns
+    results = run(args, console)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    report.write_chart(results, out / "chart.png")
+    (out / "summary.md").write_text(report.markdown(results))
+    report.print_tables(console, results)
+    console.print(f"results: {out / 'results.json'}, {out / 'chart.png'}, {out / 'summary.md'}")
+    if results["failures"]:
+        console.print(f"[red]{len(results['failures'])} workload run(s) failed[/red]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
