@@ -42,6 +42,8 @@ LOGGER.setLevel(logging.INFO)
 
 # AWS_MAX_ATTEMPTS (botocore's own variable) lets tests shorten the retries.
 _ATTEMPTS = int(os.environ.get("AWS_MAX_ATTEMPTS", "11"))
+# A long read timeout on purpose: timing out a slow upload and retrying could let the first,
+# still in flight, land after the cleanup of a failed run.
 _CODEARTIFACT_CONFIG = Config(
     retries={"mode": "adaptive", "total_max_attempts": _ATTEMPTS},
     connect_timeout=10,
@@ -95,11 +97,8 @@ def _answer_malformed(event: Mapping[str, Any], missing: list[str]) -> None:
 
 
 @functools.cache
-def _codeartifact(read_timeout: int = 900) -> CodeArtifactClient:
-    """A client whose calls cannot block past ``read_timeout`` seconds (cached per value)."""
-    return boto3.client(
-        "codeartifact", config=_CODEARTIFACT_CONFIG.merge(Config(read_timeout=read_timeout))
-    )
+def _codeartifact() -> CodeArtifactClient:
+    return boto3.client("codeartifact", config=_CODEARTIFACT_CONFIG)
 
 
 @functools.cache
@@ -153,11 +152,6 @@ def _deadline(context: Any) -> Deadline:
     return _current_deadline
 
 
-def _read_timeout(deadline: Deadline) -> int:
-    """Seconds a CodeArtifact call may block: never past the deadline's margin."""
-    return max(1, min(900, int(deadline.seconds_left)))
-
-
 def _timed_out() -> None:
     """crhelper's timer: a FAILED saying how far the work got (not a bare "timed out")."""
     reason = f"Lambda timeout reached while {_current_deadline.doing}"
@@ -196,7 +190,7 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
     result = publish(
         request,
         S3ObjectSource(_s3()),
-        PackageVersionRepository(_codeartifact(_read_timeout(deadline)), request),
+        PackageVersionRepository(_codeartifact(), request),
         deadline=deadline,
     )
     physical_id = _physical_id(event, request, adopted=result.adopted)
