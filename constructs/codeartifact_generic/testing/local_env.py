@@ -11,10 +11,10 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from .s3 import MotoS3Server
+from .serving import Managed
 
 if TYPE_CHECKING:
     from .local_deploy.engine import LocalCloudFormation
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalEnvironment"]
 
 
-class LocalEnvironment:
+class LocalEnvironment(Managed):
     """Starts :class:`MotoS3Server` and ``CodeArtifactEmulator`` on 127.0.0.1 (free ports).
 
     Args:
@@ -107,14 +107,3 @@ class LocalEnvironment:
             region=self.region,
             **options,
         )
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

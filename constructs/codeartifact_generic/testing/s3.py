@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import socket
-from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
 from moto.server import ThreadedMotoServer
+
+from .serving import Managed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,7 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-class MotoS3Server:
+class MotoS3Server(Managed):
     """moto's server mode on ``host`` and a free port; a context manager.
 
     Args:
@@ -122,14 +123,3 @@ class MotoS3Server:
             aws_session_token=DUMMY_CREDENTIALS["aws_session_token"],
         )
         return client
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

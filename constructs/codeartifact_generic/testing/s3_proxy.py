@@ -33,9 +33,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import unquote, urlsplit
+
+from .serving import Managed, ServerThread
 
 __all__ = ["ProxiedRequest", "S3FaultProxy"]
 
@@ -263,7 +264,7 @@ def _address(target: str) -> tuple[str, str]:
     return unquote(bucket), unquote(key)
 
 
-class S3FaultProxy:
+class S3FaultProxy(Managed):
     """A proxy in front of ``upstream_url`` (an S3 endpoint) on ``host`` and a free port."""
 
     def __init__(self, upstream_url: str, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -272,50 +273,26 @@ class S3FaultProxy:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._requests: list[ProxiedRequest] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
 
     @property
     def endpoint_url(self) -> str:
         """``http://host:port`` of the running proxy."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("S3FaultProxy is not running: call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self._address[0]}:{self._serving.port}"
 
     def start(self) -> Self:
         """Serve in a daemon thread."""
-        if self._server is None:
-            self._server = _Server(self._address, self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.1},
-                name="s3-fault-proxy",
-                daemon=True,
-            )
-            self._thread.start()
+        if self._serving is None:
+            self._serving = ServerThread(_Server(self._address, self), "s3-fault-proxy")
         return self
 
     def stop(self) -> None:
         """Stop serving (safe to call twice)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
 
     # ------------------------------------------------------------------------------- faults
 

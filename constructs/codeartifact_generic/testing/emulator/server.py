@@ -33,8 +33,7 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Self
 from urllib.parse import parse_qs, urlsplit
 
 from codeartifact_generic.testing.emulator import errors, faults, model, operations
@@ -51,6 +50,7 @@ from codeartifact_generic.testing.emulator.store import (
     Limits,
     Store,
 )
+from codeartifact_generic.testing.serving import Managed, ServerThread
 
 LOG = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload.stream.close()
 
 
-class CodeArtifactEmulator:
+class CodeArtifactEmulator(Managed):
     """An in-process CodeArtifact service on ``host:port`` (port 0 picks a free one).
 
     ``data_dir`` holds the asset files (a temporary directory, removed on :meth:`stop`, when
@@ -255,54 +255,33 @@ class CodeArtifactEmulator:
         #: Hooks run before each operation's handler (see the module docstring).
         self.before_dispatch: list[BeforeDispatch] = []
         self.routes = model.RouteTable()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
 
     # ---------------------------------------------------------------------------- lifecycle
 
-    def start(self) -> CodeArtifactEmulator:
+    def start(self) -> Self:
         """Bind and serve in a background thread; returns self."""
-        if self._server is not None:
+        if self._serving is not None:
             return self
         server = _Server((self.host, self.port), self)
         if self.ssl_context is not None:
             server.socket = self.ssl_context.wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
-        self._server = server
         self.port = int(server.server_address[1])
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"codeartifact-emulator:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving = ServerThread(server, f"codeartifact-emulator:{self.port}")
         LOG.info("CodeArtifact emulator serving at %s", self.endpoint_url)
         return self
 
     def stop(self) -> None:
         """Stop serving, close open connections and remove a temporary data directory."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
+            server = serving.server
+            assert isinstance(server, _Server)
             server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         self.store.close()
-
-    def __enter__(self) -> CodeArtifactEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def endpoint_url(self) -> str:

@@ -32,10 +32,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qs
 
+from ..serving import Managed, ServerThread
 from .state import StackState
 
 __all__ = [
@@ -394,7 +394,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class CloudFormationEndpoint:
+class CloudFormationEndpoint(Managed):
     """HTTP server on 127.0.0.1 answering CloudFormation's ``DescribeStacks`` from ``directory``.
 
     Example::
@@ -407,46 +407,26 @@ class CloudFormationEndpoint:
         self.directory = directory
         self._host = host
         self._port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT`` (for ``AWS_ENDPOINT_URL_CLOUDFORMATION``)."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("CloudFormationEndpoint is not running: call start() first")
-        return f"http://{self._host}:{self._server.server_address[1]}"
+        return f"http://{self._host}:{self._serving.port}"
 
     def start(self) -> Self:
         """Bind and serve in a daemon thread."""
-        if self._server is None:
-            self._server = _Server((self._host, self._port), self.directory)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms
-                name="local-deploy-cloudformation-endpoint",
-                daemon=True,
+        if self._serving is None:
+            self._serving = ServerThread(
+                _Server((self._host, self._port), self.directory),
+                "local-deploy-cloudformation-endpoint",
             )
-            self._thread.start()
         return self
 
     def stop(self) -> None:
         """Shut the server down; safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()

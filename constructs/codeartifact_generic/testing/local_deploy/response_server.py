@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socket import socket
-from types import TracebackType
 from typing import Any, Final, Self
 
 import trustme
+
+from ..serving import Managed, ServerThread
 
 __all__ = [
     "MAX_PHYSICAL_ID_BYTES",
@@ -220,7 +221,7 @@ class _TLSServer(ThreadingHTTPServer):
             tls.close()
 
 
-class ResponseServer:
+class ResponseServer(Managed):
     """HTTPS server on 127.0.0.1 that receives custom resource responses.
 
     Args:
@@ -234,8 +235,7 @@ class ResponseServer:
         self._port = port
         self._ca_dir = Path(ca_dir) if ca_dir is not None else None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._server: _TLSServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
         self._pending: dict[str, PendingResponse] = {}
         self._lock = threading.Lock()
         self._ca_file: Path | None = None
@@ -250,13 +250,13 @@ class ResponseServer:
     @property
     def base_url(self) -> str:
         """``https://HOST:PORT``."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("ResponseServer is not running: call start() first")
-        return f"https://{self._host}:{self._server.server_address[1]}"
+        return f"https://{self._host}:{self._serving.port}"
 
     def start(self) -> Self:
         """Create the CA and certificate, bind, and serve in a daemon thread."""
-        if self._server is not None:
+        if self._serving is not None:
             return self
         ca = trustme.CA()
         identities = [self._host] + [h for h in ("127.0.0.1", "localhost") if h != self._host]
@@ -270,25 +270,16 @@ class ResponseServer:
         directory.mkdir(parents=True, exist_ok=True)
         self._ca_file = directory / "ca.pem"
         ca.cert_pem.write_to_path(str(self._ca_file))
-        self._server = _TLSServer((self._host, self._port), self, ctx)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms
-            name="local-deploy-response-server",
-            daemon=True,
+        self._serving = ServerThread(
+            _TLSServer((self._host, self._port), self, ctx), "local-deploy-response-server"
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         """Shut the server down; safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -312,14 +303,3 @@ class ResponseServer:
     def _release(self, path: str) -> None:
         with self._lock:
             self._pending.pop(path, None)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
