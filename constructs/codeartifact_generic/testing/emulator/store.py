@@ -46,7 +46,7 @@ import re
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,6 +214,10 @@ class BatchOutcome:
 
     successful: dict[str, tuple[str, str]] = field(default_factory=dict)
     failed: dict[str, VersionFailure] = field(default_factory=dict)
+
+
+#: What a batch change gives for one version: its new (revision, status), or why not.
+Changed = tuple[str, str] | VersionFailure
 
 
 def now() -> datetime:
@@ -637,46 +641,34 @@ class Store:
                 f"targetStatus {target} is not allowed: UpdatePackageVersionsStatus can set "
                 f"only {', '.join(SETTABLE_STATUSES)}{hint}"
             )
-        outcome = BatchOutcome()
-        with self.lock:
-            package = self.get_package(ref)
-            for name in versions:
-                version = package.versions.get(name)
-                failure = _precondition_failure(name, version, expected, revisions)
-                if failure is None and version is not None and version.status == Status.DISPOSED:
-                    failure = VersionFailure(
-                        NOT_ALLOWED,
-                        f"Version {name} is Disposed; its assets are deleted and its status "
-                        "cannot change",
-                    )
-                if failure is not None or version is None:
-                    outcome.failed[name] = failure or VersionFailure(NOT_FOUND, name)
-                    continue
-                if version.status != target:
-                    if target == Status.PUBLISHED and version.status == Status.UNFINISHED:
-                        version.published_time = now()
-                    version.status = target
-                    version.revision = new_revision()
-                outcome.successful[name] = (version.revision, version.status)
-        return outcome
+
+        def change(name: str, version: PackageVersion, _: Package) -> Changed:
+            if version.status == Status.DISPOSED:
+                return VersionFailure(
+                    NOT_ALLOWED,
+                    f"Version {name} is Disposed; its assets are deleted and its status "
+                    "cannot change",
+                )
+            if version.status != target:
+                if target == Status.PUBLISHED and version.status == Status.UNFINISHED:
+                    version.published_time = now()
+                version.status = target
+                version.revision = new_revision()
+            return version.revision, version.status
+
+        return self._each_version(ref, versions, expected, revisions, change)
 
     def delete_versions(
         self, ref: PackageRef, versions: Sequence[str], *, expected: str | None = None
     ) -> BatchOutcome:
         """DeletePackageVersions: remove versions and their files for good."""
-        outcome = BatchOutcome()
-        with self.lock:
-            package = self.get_package(ref)
-            for name in versions:
-                version = package.versions.get(name)
-                failure = _precondition_failure(name, version, expected, None)
-                if failure is not None or version is None:
-                    outcome.failed[name] = failure or VersionFailure(NOT_FOUND, name)
-                    continue
-                _remove_files(version)
-                del package.versions[name]
-                outcome.successful[name] = (version.revision, Status.DELETED)
-        return outcome
+
+        def change(name: str, version: PackageVersion, package: Package) -> Changed:
+            _remove_files(version)
+            del package.versions[name]
+            return version.revision, Status.DELETED
+
+        return self._each_version(ref, versions, expected, None, change)
 
     def dispose_versions(
         self,
@@ -687,6 +679,28 @@ class Store:
         revisions: Mapping[str, str] | None = None,
     ) -> BatchOutcome:
         """DisposePackageVersions: delete the files, keep the versions as ``Disposed``."""
+
+        def change(_: str, version: PackageVersion, __: Package) -> Changed:
+            _remove_files(version)
+            version.assets.clear()
+            version.status = Status.DISPOSED
+            version.revision = new_revision()
+            return version.revision, version.status
+
+        return self._each_version(ref, versions, expected, revisions, change)
+
+    def _each_version(
+        self,
+        ref: PackageRef,
+        versions: Sequence[str],
+        expected: str | None,
+        revisions: Mapping[str, str] | None,
+        change: Callable[[str, PackageVersion, Package], Changed],
+    ) -> BatchOutcome:
+        """The batch operations' shared loop: check each version's preconditions, then change it.
+
+        ``change`` answers ``(revision, status)`` or a :class:`VersionFailure`.
+        """
         outcome = BatchOutcome()
         with self.lock:
             package = self.get_package(ref)
@@ -696,11 +710,11 @@ class Store:
                 if failure is not None or version is None:
                     outcome.failed[name] = failure or VersionFailure(NOT_FOUND, name)
                     continue
-                _remove_files(version)
-                version.assets.clear()
-                version.status = Status.DISPOSED
-                version.revision = new_revision()
-                outcome.successful[name] = (version.revision, version.status)
+                changed = change(name, version, package)
+                if isinstance(changed, VersionFailure):
+                    outcome.failed[name] = changed
+                else:
+                    outcome.successful[name] = changed
         return outcome
 
     # ------------------------------------------------------------------------------ assets
