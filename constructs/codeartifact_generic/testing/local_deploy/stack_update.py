@@ -71,6 +71,8 @@ _RETAIN = ("Retain", "RetainExceptOnCreate")
 _STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 #: ``StackStatusReason`` of a stack operation a user started.
 _USER_INITIATED: Final = "User Initiated"
+#: How the progress report names the update that puts a resource back during a rollback.
+_ROLLBACK_ACTION: Final = "UPDATE (rollback)"
 
 
 class LocalDeployError(Exception):
@@ -980,32 +982,17 @@ class StackUpdate:
         current = self.records.get(entry.logical_id, before)
         believed = current.copy()
         believed.properties = entry.properties
-        started = time.monotonic()
-        action = "UPDATE (rollback)"
-        self.services.reporter.start(self.stack_name, action, entry.logical_id, entry.resource_type)
-        try:
-            result = provider.update(
-                self.services.context,
-                self._request(entry.logical_id, entry.resource_type, before.properties),
-                believed,
-            )
-        except ProviderError as exc:
-            self._report(
-                action,
-                entry.logical_id,
-                entry.resource_type,
-                provider,
-                started,
-                "FAILED",
-                exc.reason,
-            )
+        self.services.reporter.start(
+            self.stack_name, _ROLLBACK_ACTION, entry.logical_id, entry.resource_type
+        )
+        result = self._update_back(entry, provider, believed)
+        if result is None:
             return False, None
         restored = before.copy()
         restored.physical_id = result.physical_id
         restored.attributes = dict(result.attributes)
         restored.internal = dict(result.internal)
         self.records[entry.logical_id] = restored
-        self._report(action, entry.logical_id, entry.resource_type, provider, started)
         # A physical id other than the one CloudFormation holds: that one is deleted in the
         # cleanup phase.
         return True, believed if result.physical_id != current.physical_id else None
@@ -1023,17 +1010,29 @@ class StackUpdate:
         if entry.replaced:
             self.records[entry.logical_id] = before
             return True, current if current.deletion_policy != "Retain" else None
+        result = self._update_back(entry, provider, current)
+        if result is None:
+            return False, None
+        restored = before.copy()
+        restored.attributes = dict(result.attributes)
+        restored.internal = dict(result.internal)
+        self.records[entry.logical_id] = restored
+        return True, None
+
+    def _update_back(
+        self, entry: _Entry, provider: ResourceProvider, current: ResourceState
+    ) -> ProvisionResult | None:
+        """Update ``current`` with the properties it had before ``entry``; reported either way,
+        None when the provider failed."""
+        before = entry.before
+        assert before is not None
         started = time.monotonic()
-        action = "UPDATE (rollback)"
+        request = self._request(entry.logical_id, entry.resource_type, before.properties)
         try:
-            result = provider.update(
-                self.services.context,
-                self._request(entry.logical_id, entry.resource_type, before.properties),
-                current,
-            )
+            result = provider.update(self.services.context, request, current)
         except ProviderError as exc:
             self._report(
-                action,
+                _ROLLBACK_ACTION,
                 entry.logical_id,
                 entry.resource_type,
                 provider,
@@ -1041,13 +1040,9 @@ class StackUpdate:
                 "FAILED",
                 exc.reason,
             )
-            return False, None
-        restored = before.copy()
-        restored.attributes = dict(result.attributes)
-        restored.internal = dict(result.internal)
-        self.records[entry.logical_id] = restored
-        self._report(action, entry.logical_id, entry.resource_type, provider, started)
-        return True, None
+            return None
+        self._report(_ROLLBACK_ACTION, entry.logical_id, entry.resource_type, provider, started)
+        return result
 
     # ------------------------------------------------------------ persistence
 
