@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +24,8 @@ class VersionState:
 
     status: str
     revision: str
+    #: ``publishedTime`` (DescribePackageVersion only; None where the API does not say).
+    published_time: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,11 @@ class PackageVersionRepository:
                 return None
             raise
         version = response["packageVersion"]
-        return VersionState(status=version["status"], revision=version.get("revision", ""))
+        return VersionState(
+            status=version["status"],
+            revision=version.get("revision", ""),
+            published_time=version.get("publishedTime"),
+        )
 
     def _repo_exists(self) -> bool:
         # DescribePackageVersion answers ResourceNotFound for a missing domain or repository

@@ -190,6 +190,11 @@ def physical_resource_id(
     return "/".join((domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version))
 
 
+def names_a_version(physical_id: str) -> bool:
+    """Whether ``physical_id`` is a version's id (else it was generated for a failed Create)."""
+    return "/" in physical_id
+
+
 def is_adopted(physical_id: str) -> bool:
     """Whether ``physical_id`` marks a version that existed before this resource."""
     return physical_id.endswith(ADOPTED_SUFFIX)

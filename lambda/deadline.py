@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from .errors import PublishFailed
 
 
-class OutOfTime(Exception):
-    """The invocation is about to time out; the message says what was being done."""
+class OutOfTime(PublishFailed):
+    """The invocation is about to time out; the message (the FAILED reason) says what was being
+    done."""
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by :meth:`Deadline.interrupting`'s alarm.
+
+    A ``BaseException`` on purpose: botocore wraps every ``Exception`` raised while sending into
+    a retryable ``HTTPClientError``, and a retry is exactly what must not happen now.
+    :meth:`Deadline.interrupting` turns it into :class:`OutOfTime` on the way out.
+    """
 
 
 class Deadline:
@@ -31,8 +48,51 @@ class Deadline:
         """Raise :class:`OutOfTime` mentioning ``doing`` when the margin is reached."""
         self.doing = doing
         if self._remaining_ms() / 1000 < self.margin_seconds:
-            raise OutOfTime(f"stopped before the Lambda timeout while {doing}")
+            raise OutOfTime(self._reason())
 
+    def _reason(self) -> str:
+        return f"stopped before the Lambda timeout while {self.doing}"
+
+    @contextmanager
+    def interrupting(self) -> Iterator[None]:
+        """Run the block, interrupting it when the margin is reached, wherever it waits.
+
+        Checks between chunks cannot stop a call stuck in a socket (a server holding its answer
+        to an upload, with botocore's long read timeout): a ``SIGALRM`` at the margin raises
+        :class:`Interrupted` in the main thread, which unwinds through botocore unretried and
+        leaves the block as :class:`OutOfTime`. The alarm is off again when the block ends, so
+        the cleanup that follows is never interrupted. Outside the main thread (signals cannot
+        be used there) the block runs without the alarm.
+        """
+        seconds = self.seconds_left
+        if seconds > _NEVER_SECONDS or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        if seconds <= 0:
+            raise OutOfTime(self._reason())
+
+        def alarm(_signum: int, _frame: FrameType | None) -> None:
+            raise Interrupted
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+        armed_at = time.monotonic()
+        try:
+            yield
+        except Interrupted:
+            raise OutOfTime(self._reason()) from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if previous_delay:  # someone else's alarm (a test runner's timeout): give it back
+                elapsed = time.monotonic() - armed_at
+                signal.setitimer(
+                    signal.ITIMER_REAL, max(previous_delay - elapsed, 1e-3), previous_interval
+                )
+
+
+#: Longer than any Lambda lives (15 minutes): such a deadline needs no alarm.
+_NEVER_SECONDS = 24 * 3600.0
 
 #: A deadline that never expires (plain function calls, tests).
 NO_DEADLINE = Deadline(lambda: 2**62)

@@ -23,13 +23,13 @@ from crhelper.resource_helper import FAILED
 
 from . import contract
 from .codeartifact_repository import PackageVersionRepository
-from .deadline import NO_DEADLINE, Deadline
+from .deadline import NO_DEADLINE, Deadline, Interrupted
 from .errors import PublishFailed, reason_for
 from .log import LOGGER, log_line
-from .operations import publish, remove, response_data
+from .operations import discard_unfinished, publish, remove, response_data
 from .properties import InvalidProperties, VersionRequest, parse_request
 from .s3_source import S3ObjectSource
-from .stack_status import is_rolling_back
+from .stack_status import is_rolling_back, operation_started
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -118,8 +118,13 @@ def _readable_failures(func: Handler) -> Handler:
     def wrapper(event: Mapping[str, Any], context: Any) -> str:
         try:
             return func(event, context)
-        except Exception as error:
-            reason = reason_for(error)
+        # Interrupted only escapes Deadline.interrupting if the alarm beat its own cleanup.
+        except (Exception, Interrupted) as error:
+            reason = (
+                reason_for(error)
+                if isinstance(error, Exception)
+                else f"stopped before the Lambda timeout while {_current_deadline.doing}"
+            )
             log_line("failed", level=logging.ERROR, request=event.get("RequestType"), reason=reason)
             raise PublishFailed(reason) from None
 
@@ -187,11 +192,13 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
         repository=request.repository,
         assets=len(request.assets),
     )
+    stack_id = str(event["StackId"])
     result = publish(
         request,
         S3ObjectSource(_s3()),
         PackageVersionRepository(_codeartifact(), request),
         deadline=deadline,
+        operation_started=lambda: operation_started(_cloudformation(), stack_id),
     )
     physical_id = _physical_id(event, request, adopted=result.adopted)
 
@@ -229,8 +236,11 @@ def delete_version(event: Mapping[str, Any], context: Any) -> str:
         request = _request(event, context)
     except InvalidProperties:
         request = None
+    if request is not None and not contract.names_a_version(physical_id):
+        _discard_after_failed_create(request, physical_id)
+        return physical_id
     if request is None or contract.identity_of(physical_id) != request.physical_id:
-        # A failed Create's generated id, or properties that no longer describe this id.
+        # Properties that no longer describe this id: nothing here is known to be ours.
         log_line("delete_ignored", physical_id=physical_id)
         return physical_id
     rolling_back = is_rolling_back(_cloudformation(), str(event["StackId"]))
@@ -242,6 +252,21 @@ def delete_version(event: Mapping[str, Any], context: Any) -> str:
     )
     log_line("deleted", version=request.label, outcome=outcome, rolling_back=rolling_back)
     return physical_id
+
+
+def _discard_after_failed_create(request: VersionRequest, physical_id: str) -> None:
+    """The Delete of a failed Create (its id was generated): discard what it may have left.
+
+    The Create cleaned up after itself, but an upload it had given up on at its deadline can
+    still land afterwards as an Unfinished version; only such a version is deleted. Best
+    effort: this Delete always succeeds, or the stack's rollback would fail.
+    """
+    try:
+        outcome = discard_unfinished(request, PackageVersionRepository(_codeartifact(), request))
+    except Exception as error:
+        log_line("failed_create_cleanup_failed", physical_id=physical_id, reason=reason_for(error))
+        return
+    log_line("failed_create_cleanup", physical_id=physical_id, outcome=outcome)
 
 
 def _response_bytes(event: Mapping[str, Any], physical_id: str, data: dict[str, str]) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
@@ -65,16 +66,23 @@ def publish(
     *,
     spool_dir: str | None = None,
     deadline: Deadline = NO_DEADLINE,
+    operation_started: Callable[[], datetime | None] = lambda: None,
 ) -> PublishResult:
-    """Make CodeArtifact hold ``request``'s version with exactly its assets and status."""
-    existing = repository.describe()
-    stored = repository.assets() if existing is not None else {}
-    plans = [_plan(spec, source) for spec in request.assets]
-    # Every stored asset must be these bytes before anything is written (a publish could
-    # otherwise seal a version with stale bytes): hash those nobody knows, one read each.
-    for plan in plans:
-        if plan.spec.name in stored and plan.sha256 is None:
-            plan.sha256 = _hash_object(plan, source, deadline)
+    """Make CodeArtifact hold ``request``'s version with exactly its assets and status.
+
+    ``operation_started`` tells when the stack operation began (None: unknown). A version
+    found already published since then was published by this operation (a redelivered
+    event), so it is not counted as adopted.
+    """
+    with deadline.interrupting():
+        existing = repository.describe()
+        stored = repository.assets() if existing is not None else {}
+        plans = [_plan(spec, source) for spec in request.assets]
+        # Every stored asset must be these bytes before anything is written (a publish could
+        # otherwise seal a version with stale bytes): hash those nobody knows, one read each.
+        for plan in plans:
+            if plan.spec.name in stored and plan.sha256 is None:
+                plan.sha256 = _hash_object(plan, source, deadline)
     conflict = _conflict(request, existing, plans, stored)
     if conflict is not None:
         if not request.replace_existing:
@@ -85,16 +93,23 @@ def publish(
     if existing is not None and existing.status != Status.UNFINISHED:
         # Sealed with exactly the declared assets: only the status may still change.
         log_line("already_published", version=request.label, revision=existing.revision)
-        return _result(_settle_status(request, repository, existing), plans, adopted=True)
+        adopted = not _published_since(existing, operation_started)
+        return _result(_settle_status(request, repository, existing), plans, adopted=adopted)
 
     try:
-        state = _publish_missing(request, plans, source, repository, stored, spool_dir, deadline)
-        state = _settle_status(request, repository, state)
+        # Interrupted at the deadline's margin, wherever it waits, so the cleanup below runs.
+        with deadline.interrupting():
+            state = _publish_missing(
+                request, plans, source, repository, stored, spool_dir, deadline
+            )
+            state = _settle_status(request, repository, state)
         # Resuming an Unfinished version completes a publication (most likely an interrupted
         # run of this very resource): the version counts as created here, not adopted.
         return _result(state, plans, adopted=False)
     except AssetPublishFailed as failure:
-        settled = _settled_by_another_writer(request, repository, plans, failure.error)
+        settled = _settled_by_another_writer(
+            request, repository, plans, failure.error, operation_started
+        )
         if settled is not None:
             return settled
         if existing is None:
@@ -104,6 +119,17 @@ def publish(
         if existing is None:
             _remove_unfinished(request, repository, error)
         raise
+
+
+def _published_since(state: VersionState, started: Callable[[], datetime | None]) -> bool:
+    """Was the version published after the stack operation began (by this operation)?"""
+    if state.published_time is None:
+        return False
+    began = started()
+    try:
+        return began is not None and state.published_time >= began
+    except TypeError:  # a naive and an aware time: nothing can be concluded
+        return False
 
 
 def _conflict(
@@ -262,11 +288,13 @@ def _settled_by_another_writer(
     repository: PackageVersionRepository,
     plans: Sequence[_Planned],
     error: ClientError,
+    operation_started: Callable[[], datetime | None],
 ) -> PublishResult | None:
     """After a ConflictException: the version may already be exactly what we declared.
 
     That happens when another writer (or a retried request the server had already
-    committed) finished it meanwhile; then there is nothing left to do.
+    committed) finished it meanwhile; then there is nothing left to do. It counts as adopted
+    when it was published before the stack operation began.
     """
     if client_error_code(error) != "ConflictException" or any(p.sha256 is None for p in plans):
         return None
@@ -277,29 +305,43 @@ def _settled_by_another_writer(
     if stored != {p.spec.name: p.sha256 for p in plans}:
         return None
     log_line("settled_meanwhile", version=request.label, revision=state.revision)
-    return _result(state, plans, adopted=True)
+    return _result(state, plans, adopted=not _published_since(state, operation_started))
 
 
 def _remove_unfinished(
     request: VersionRequest, repository: PackageVersionRepository, cause: BaseException
 ) -> None:
-    """Best effort: delete the Unfinished version this failed run created.
-
-    A version holding an asset this run does not declare was created by someone else
-    meanwhile, and is left alone.
-    """
+    """Best effort: delete the Unfinished version this failed run created (see
+    :func:`discard_unfinished`); the original failure is what gets reported."""
     try:
-        if repository.describe() is None:
-            return
-        if set(repository.assets()) - {a.name for a in request.assets}:
-            log_line("cleanup_skipped_foreign_assets", version=request.label)
-            return
-        deleted = repository.delete(expected_status=Status.UNFINISHED)
-    except Exception as error:  # the original failure is what matters
+        outcome = discard_unfinished(request, repository)
+    except Exception as error:
         log_line("cleanup_failed", version=request.label, reason=reason_for(error))
         return
-    if deleted:
-        log_line("cleanup_deleted_unfinished", version=request.label, cause=reason_for(cause))
+    log_line("cleanup", version=request.label, outcome=outcome, cause=reason_for(cause))
+
+
+def discard_unfinished(request: VersionRequest, repository: PackageVersionRepository) -> str:
+    """Delete the version if it is still Unfinished and holds only what ``request`` declares.
+
+    That is what a failed run leaves behind, including when an upload it had given up on
+    reaches CodeArtifact after the run's own cleanup. A version holding other assets or other
+    bytes was written by someone else and is kept. Returns what was done, for the log.
+    """
+    state = repository.describe()
+    if state is None:
+        return "nothing to discard"
+    if state.status != Status.UNFINISHED:
+        return f"kept: it is {state.status}"
+    declared = {a.name: a.sha256 for a in request.assets}
+    stored = repository.assets()
+    if set(stored) - set(declared):
+        return "kept: it holds assets this stack does not declare"
+    if any(declared[name] not in (None, asset.sha256) for name, asset in stored.items()):
+        return "kept: it holds other bytes than the declared ones"
+    if repository.delete(expected_status=Status.UNFINISHED):
+        return "deleted the Unfinished version"
+    return "kept: it changed meanwhile"
 
 
 def _changed_since_synth(spec: AssetSpec, actual: str) -> str:

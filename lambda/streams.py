@@ -119,7 +119,6 @@ class _Prefetch:
         progress: Progress,
     ) -> None:
         self._open_source = open_source
-        self._source: Readable | None = None
         self._size = size
         self._expected = expected
         self._progress = progress
@@ -143,17 +142,16 @@ class _Prefetch:
     def stop(self) -> None:
         """Stop the reader: unblock it if the queue is full, abandon it if S3 stalls.
 
-        A reader stuck in a stalled S3 read must not hold up the cleanup that follows; its
-        source is closed and the (daemon) thread left to end on its own.
+        A reader stuck in a stalled S3 read must not hold up the cleanup that follows. It is
+        left to end on its own (a daemon thread that closes its source once the read returns):
+        closing the source from here would wait for the stalled read, which holds the
+        stream's lock.
         """
         self._stopped.set()
         give_up = time.monotonic() + 1.0
         while self._thread.is_alive() and time.monotonic() < give_up:
             with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.05)
-        if self._thread.is_alive() and self._source is not None:
-            with contextlib.suppress(Exception):
-                self._source.close()
 
     def _put(self, item: bytes | _End | _Failed) -> bool:
         while not self._stopped.is_set():
@@ -168,10 +166,11 @@ class _Prefetch:
         digest = hashlib.sha256()
         seen = 0
         name = self._progress.asset_name
+        source: Readable | None = None
         try:
-            self._source = self._open_source()
+            source = self._open_source()
             while not self._stopped.is_set():
-                chunk = self._source.read(CHUNK_BYTES)
+                chunk = source.read(CHUNK_BYTES)
                 seen += len(chunk)
                 if seen > self._size:
                     raise AssetContentMismatch(
@@ -200,8 +199,8 @@ class _Prefetch:
         except BaseException as error:  # handed to the consumer, which raises it
             self._put(_Failed(error))
         finally:
-            if self._source is not None:
-                self._source.close()
+            if source is not None:
+                source.close()
 
 
 class HashingBody:

@@ -17,6 +17,10 @@ import pytest
 
 from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
 from codeartifact_generic.testing.emulator.faults import Call
+from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+    CloudFormationEndpoint,
+    StackDirectory,
+)
 from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
 from codeartifact_generic.testing.s3 import DUMMY_CREDENTIALS, MotoS3Server
 from codeartifact_generic.testing.s3_proxy import S3FaultProxy
@@ -40,19 +44,22 @@ class Kit:
 
 @pytest.fixture(scope="session")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
-    """One moto, proxy, emulator and response server for the session; the handler's S3
-    endpoint is the proxy, so S3 faults the proxy injects reach it."""
+    """One moto, proxy, emulator, response server and DescribeStacks endpoint for the
+    session; the handler's S3 endpoint is the proxy, so S3 faults the proxy injects reach it."""
+    stacks = StackDirectory()
     with (
         MotoS3Server() as moto,
         S3FaultProxy(moto.endpoint_url) as proxy,
         CodeArtifactEmulator() as emulator,
         ResponseServer() as responses,
+        CloudFormationEndpoint(stacks) as cloudformation,
     ):
         harness = CustomResourceHarness(
             tmp_path_factory.mktemp("faults"),
             proxy.endpoint_url,
             emulator.endpoint_url,
             responses,
+            cloudformation=(cloudformation.url, stacks),
         )
         yield Kit(moto, proxy, emulator, harness)
 
@@ -81,6 +88,7 @@ class World:
         self.codeartifact.create_repository(domain=self.domain, repository=self.repository)
         self.s3.create_bucket(Bucket=self.bucket)
         self._mark = 0
+        self._operation_begun = False
 
     # --------------------------------------------------------------------------- arranging
 
@@ -131,7 +139,14 @@ class World:
     # ------------------------------------------------------------------------------ acting
 
     def send(self, request_type: str, props: dict[str, Any], **options: Any) -> Outcome:
-        """Deliver one CloudFormation event to the real handler; calls are recorded from here."""
+        """Deliver one CloudFormation event to the real handler; calls are recorded from here.
+
+        The first event of a scenario begins the stack operation (``DescribeStacks`` then
+        says it was created now): what was published before it existed before the stack.
+        """
+        if not self._operation_begun:
+            self.kit.harness.begin_stack_operation()
+            self._operation_begun = True
         self._mark = len(self.emulator.faults.calls)
         return self.kit.harness.send(request_type, props, **options)
 
@@ -224,13 +239,3 @@ def sha256(data: bytes) -> str:
 def set_limits(kit: Kit, **limits: int) -> None:
     """Lower the emulator's quotas for one scenario (the ``world`` fixture restores them)."""
     kit.emulator.store.limits = Limits(**limits)
-
-
-def known_defect(fixed: bool, defect: str) -> None:
-    """Mark the running test xfail while a known HANDLER defect is present.
-
-    Call it after the scenario's own assertions, so those are still enforced. Once the
-    handler is fixed, replace the call with a plain ``assert``.
-    """
-    if not fixed:
-        pytest.xfail(f"known handler defect {defect}")

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from codeartifact_generic.handler import contract
 
 from codeartifact_generic.bundling import HANDLER, write_bundle
+from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+    StackDirectory,
+    format_timestamp,
+)
 from codeartifact_generic.testing.local_deploy.events import make_event, make_stack_id
 from codeartifact_generic.testing.local_deploy.lambda_runner import (
     Invocation,
@@ -26,9 +31,11 @@ from codeartifact_generic.testing.local_deploy.response_server import (
     ResponseViolation,
     check_response,
 )
+from codeartifact_generic.testing.local_deploy.state import StackState
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+STACK_NAME = "HandlerTest"
 
 
 @dataclass
@@ -54,16 +61,23 @@ class CustomResourceHarness:
         s3_endpoint: str,
         codeartifact_endpoint: str,
         responses: ResponseServer,
+        *,
+        cloudformation: tuple[str, StackDirectory] | None = None,
     ):
+        """``cloudformation``: a local ``DescribeStacks`` endpoint and the stacks it serves
+        (see :meth:`begin_stack_operation`); without it the handler cannot describe its stack.
+        """
         self.bundle = work_dir / "bundle"
         write_bundle(self.bundle)
         self.responses = responses
+        endpoint, self.stacks = cloudformation or (None, None)
         self.runner = LambdaRunner(
             work_dir=work_dir / "runs",
             region=REGION,
             account_id=ACCOUNT,
             s3_endpoint=s3_endpoint,
             codeartifact_endpoint=codeartifact_endpoint,
+            cloudformation_endpoint=endpoint,
             ca_files=(responses.ca_file,),
         )
         self.function = LambdaFunction(
@@ -74,7 +88,24 @@ class CustomResourceHarness:
             memory_mb=1024,
             arn=self.runner.function_arn("handler"),
         )
-        self.stack_id = make_stack_id(region=REGION, account_id=ACCOUNT, stack_name="HandlerTest")
+        self.stack_id = make_stack_id(region=REGION, account_id=ACCOUNT, stack_name=STACK_NAME)
+
+    def begin_stack_operation(self, status: str = "CREATE_IN_PROGRESS") -> None:
+        """The handler's stack starts an operation now: ``DescribeStacks`` says ``status``,
+        created now (``CREATE_*``) or last updated now (otherwise)."""
+        if self.stacks is None:
+            raise RuntimeError("the harness has no CloudFormation endpoint")
+        now = format_timestamp(datetime.now(UTC))
+        creating = status.startswith("CREATE_")
+        self.stacks.publish(
+            StackState(
+                stack_name=STACK_NAME,
+                stack_id=self.stack_id,
+                status=status,
+                creation_time=now if creating else "2020-01-01T00:00:00.000Z",
+                last_updated_time="" if creating else now,
+            )
+        )
 
     def send(
         self,

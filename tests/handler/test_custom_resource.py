@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
+from typing import Any
 
 import pytest
 from codeartifact_generic.handler import contract
@@ -189,40 +191,65 @@ def test_event_without_stack_id_still_gets_a_failed_answer(
     assert "missing StackId" in answer["Reason"]
 
 
-def test_slow_publish_stops_before_the_timeout_and_cleans_up(
+def test_slow_publish_stops_before_the_timeout_and_its_late_landing_is_rolled_back(
     servers: Servers, repo: Repo, harness: CustomResourceHarness
 ) -> None:
-    # GIVEN a CodeArtifact that answers the first publish slowly, and a short Lambda timeout
+    # GIVEN a CodeArtifact that holds its answer to the first publish for 4 s, and a Lambda
+    # timeout of 8 s (the handler's margin is 5 s)
     props = properties(
         domain=repo.domain,
         repository=repo.repository,
         assets=[_asset(servers, repo, "first", b"1"), _asset(servers, repo, "second", b"2")],
     )
+    answered_late = threading.Event()
 
     def slow_publish(operation: str, _request: object) -> None:
         if operation == "PublishPackageVersion":
             servers.emulator.before_dispatch.remove(slow_publish)
             time.sleep(4)
+            answered_late.set()
 
     servers.emulator.before_dispatch.append(slow_publish)
-    # WHEN Create runs with 8 seconds to live
+    # WHEN Create runs
     outcome = harness.send("Create", props, timeout_seconds=8)
-    # THEN it answers FAILED in time, naming the asset it stopped at, with a valid physical id
+    # THEN it answers FAILED in time, naming the asset it was waiting on, with a generated id
     assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
     assert "stopped before the Lambda timeout" in outcome.response.reason
-    assert "'second'" in outcome.response.reason
+    assert "'first'" in outcome.response.reason
     assert not outcome.invocation.timed_out
-    # AND the Unfinished version it had started is gone
+    generated = outcome.response.physical_resource_id
+    assert "/" not in generated
+    # WHEN the upload it gave up on lands after its cleanup (the request had reached the
+    # service whole), and CloudFormation then rolls the Create back
+    assert answered_late.wait(timeout=10)
+    landed = _wait_for_version(servers, repo)
+    assert landed is not None and landed["status"] == "Unfinished"
+    deleted = harness.send("Delete", props, physical_id=generated)
+    # THEN the rollback Delete succeeds and discards that Unfinished version
+    assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
+    assert _wait_for_version(servers, repo, seconds=0) is None
+
+
+def _wait_for_version(servers: Servers, repo: Repo, seconds: float = 3.0) -> dict[str, Any] | None:
+    """tools/mycli@1.0.0 as DescribePackageVersion says, once it exists (None if it never does)."""
     client = servers.codeartifact_client()
-    with pytest.raises(client.exceptions.ResourceNotFoundException):
-        client.describe_package_version(
-            domain=repo.domain,
-            repository=repo.repository,
-            format="generic",
-            namespace="tools",
-            package="mycli",
-            packageVersion="1.0.0",
-        )
+    give_up = time.monotonic() + seconds
+    while True:
+        try:
+            found: dict[str, Any] = client.describe_package_version(
+                domain=repo.domain,
+                repository=repo.repository,
+                format="generic",
+                namespace="tools",
+                package="mycli",
+                packageVersion="1.0.0",
+            )["packageVersion"]
+        except client.exceptions.ResourceNotFoundException:
+            if time.monotonic() >= give_up:
+                return None
+            time.sleep(0.05)
+        else:
+            return found
 
 
 def test_adopted_version_keeps_its_marker_and_survives_destroy(

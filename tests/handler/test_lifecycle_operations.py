@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from codeartifact_generic.handler.codeartifact_repository import PackageVersionRepository
 from codeartifact_generic.handler.errors import PublishFailed
-from codeartifact_generic.handler.operations import PublishResult, publish, remove
+from codeartifact_generic.handler.operations import (
+    PublishResult,
+    discard_unfinished,
+    publish,
+    remove,
+)
 from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
 from codeartifact_generic.handler.s3_source import S3ObjectSource
 
@@ -39,13 +47,18 @@ def _request(repo: Repo, data: bytes = b"payload", **changes: Any) -> VersionReq
 
 
 def _publish(
-    servers: Servers, repo: Repo, request: VersionRequest, data: bytes = b"payload"
+    servers: Servers,
+    repo: Repo,
+    request: VersionRequest,
+    data: bytes = b"payload",
+    operation_started: Callable[[], datetime | None] = lambda: None,
 ) -> PublishResult:
     servers.s3_client().put_object(Bucket=repo.bucket, Key="k/a.bin", Body=data)
     return publish(
         request,
         S3ObjectSource(servers.s3_client()),
         PackageVersionRepository(servers.codeartifact_client(), request),
+        operation_started=operation_started,
     )
 
 
@@ -105,6 +118,33 @@ def test_published_never_goes_back_to_unfinished(servers: Servers, repo: Repo) -
 def test_existing_identical_version_is_adopted(servers: Servers, repo: Repo) -> None:
     _publish(servers, repo, _request(repo))
     assert _publish(servers, repo, _request(repo)).adopted is True
+
+
+def test_a_version_published_before_the_stack_operation_began_is_adopted(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN version 1.0.0 published by someone, then a stack operation that began afterwards
+    _publish(servers, repo, _request(repo))
+    time.sleep(0.01)
+    began = datetime.now(UTC)
+    # WHEN the operation's Create finds it holding exactly the declared bytes
+    result = _publish(servers, repo, _request(repo), operation_started=lambda: began)
+    # THEN it is adopted: it existed before this resource
+    assert result.adopted is True
+
+
+def test_a_version_published_since_the_stack_operation_began_is_this_operations_own(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN a stack operation that began, then published 1.0.0 (a first delivery of Create)
+    began = datetime.now(UTC)
+    time.sleep(0.01)
+    first = _publish(servers, repo, _request(repo), operation_started=lambda: began)
+    # WHEN the same Create is delivered again
+    again = _publish(servers, repo, _request(repo), operation_started=lambda: began)
+    # THEN both count the version as created by this resource (the same physical id follows)
+    assert (first.adopted, again.adopted) == (False, False)
+    assert again.state.revision == first.state.revision
 
 
 def test_replace_existing_republishes_other_bytes(servers: Servers, repo: Repo) -> None:
@@ -168,3 +208,43 @@ def test_rollback_keeps_an_adopted_version(servers: Servers, repo: Repo) -> None
 
 def test_removing_a_version_that_is_gone_succeeds(servers: Servers, repo: Repo) -> None:
     assert _remove(servers, _request(repo, removal_policy="Destroy")) == "already gone"
+
+
+@pytest.mark.parametrize(
+    ("declared", "outcome", "left"),
+    [
+        (b"payload", "deleted the Unfinished version", None),
+        (b"other bytes", "kept: it holds other bytes than the declared ones", "Unfinished"),
+    ],
+)
+def test_discarding_an_unfinished_version_only_deletes_the_declared_bytes(
+    servers: Servers, repo: Repo, declared: bytes, outcome: str, left: str | None
+) -> None:
+    # GIVEN an Unfinished 1.0.0 holding a.bin ("payload")
+    _publish(servers, repo, _request(repo, status="Unfinished"))
+    # WHEN a failed Create declaring a.bin with ``declared`` bytes discards what it left
+    request = _request(repo, declared)
+    done = discard_unfinished(
+        request, PackageVersionRepository(servers.codeartifact_client(), request)
+    )
+    # THEN only a version holding exactly the declared bytes is deleted
+    assert done == outcome
+    assert _state(servers, request) == left
+
+
+def test_discarding_keeps_a_version_holding_undeclared_assets_or_already_published(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN an Unfinished 1.0.0 holding a.bin, and a request that declares only b.bin
+    _publish(servers, repo, _request(repo, status="Unfinished"))
+    other = dataclasses.replace(
+        _request(repo), assets=(dataclasses.replace(_request(repo).assets[0], name="b.bin"),)
+    )
+    repository = PackageVersionRepository(servers.codeartifact_client(), other)
+    # WHEN it is discarded; THEN it is kept, as is a version that was Published meanwhile
+    assert discard_unfinished(other, repository) == (
+        "kept: it holds assets this stack does not declare"
+    )
+    _publish(servers, repo, _request(repo))
+    assert discard_unfinished(_request(repo), repository) == "kept: it is Published"
+    assert _state(servers, _request(repo)) == "Published"
