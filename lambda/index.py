@@ -26,7 +26,7 @@ from .codeartifact_repository import PackageVersionRepository
 from .deadline import NO_DEADLINE, Deadline, Interrupted
 from .errors import PublishFailed, reason_for
 from .log import LOGGER, log_line
-from .operations import discard_unfinished, publish, remove, response_data
+from .operations import discard_leftover, publish, remove, response_data
 from .properties import InvalidProperties, VersionRequest, parse_request
 from .s3_source import S3ObjectSource
 from .stack_status import is_rolling_back, operation_started
@@ -193,6 +193,8 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
         assets=len(request.assets),
     )
     stack_id = str(event["StackId"])
+    if event.get("RequestType") == "Update":
+        _discard_failed_target_on_rollback(event, context, request, stack_id)
     result = publish(
         request,
         S3ObjectSource(_s3()),
@@ -237,7 +239,7 @@ def delete_version(event: Mapping[str, Any], context: Any) -> str:
     except InvalidProperties:
         request = None
     if request is not None and not contract.names_a_version(physical_id):
-        _discard_after_failed_create(request, physical_id)
+        _discard_after_failed_create(request, str(event["StackId"]), physical_id)
         return physical_id
     if request is None or contract.identity_of(physical_id) != request.physical_id:
         # Properties that no longer describe this id: nothing here is known to be ours.
@@ -254,19 +256,52 @@ def delete_version(event: Mapping[str, Any], context: Any) -> str:
     return physical_id
 
 
-def _discard_after_failed_create(request: VersionRequest, physical_id: str) -> None:
+def _discard_failed_target_on_rollback(
+    event: Mapping[str, Any], context: Any, request: VersionRequest, stack_id: str
+) -> None:
+    """A rollback Update goes back to ``request``; its old properties are the failed target.
+
+    The failed Update cleaned up after itself, but an upload to the target it had given up on
+    can land afterwards: discard what :func:`discard_leftover` recognizes as such, best effort.
+    A forward Update never discards: the version it leaves is the later Delete's business.
+    """
+    old = event.get("OldResourceProperties")
+    if not isinstance(old, Mapping):
+        return
+    try:
+        target = parse_request(old, default_owner=_account_of(context))
+    except InvalidProperties:
+        return
+    if target.physical_id == request.physical_id:
+        return
+    if not is_rolling_back(_cloudformation(), stack_id):
+        return
+    _discard_quietly(target, stack_id, "rolled_back_target_cleanup")
+
+
+def _discard_after_failed_create(request: VersionRequest, stack_id: str, physical_id: str) -> None:
     """The Delete of a failed Create (its id was generated): discard what it may have left.
 
     The Create cleaned up after itself, but an upload it had given up on at its deadline can
-    still land afterwards as an Unfinished version; only such a version is deleted. Best
-    effort: this Delete always succeeds, or the stack's rollback would fail.
+    still land afterwards; :func:`discard_leftover` deletes only such a version. Best effort:
+    this Delete always succeeds, or the stack's rollback would fail.
     """
+    log_line("failed_create_delete", physical_id=physical_id)
+    _discard_quietly(request, stack_id, "failed_create_cleanup")
+
+
+def _discard_quietly(request: VersionRequest, stack_id: str, event_name: str) -> None:
+    """:func:`discard_leftover`, logged; a failure is logged and otherwise ignored."""
     try:
-        outcome = discard_unfinished(request, PackageVersionRepository(_codeartifact(), request))
+        outcome = discard_leftover(
+            request,
+            PackageVersionRepository(_codeartifact(), request),
+            operation_started=lambda: operation_started(_cloudformation(), stack_id),
+        )
     except Exception as error:
-        log_line("failed_create_cleanup_failed", physical_id=physical_id, reason=reason_for(error))
+        log_line(event_name, version=request.label, outcome="failed", reason=reason_for(error))
         return
-    log_line("failed_create_cleanup", physical_id=physical_id, outcome=outcome)
+    log_line(event_name, version=request.label, outcome=outcome)
 
 
 def _response_bytes(event: Mapping[str, Any], physical_id: str, data: dict[str, str]) -> int:

@@ -113,11 +113,11 @@ def publish(
         if settled is not None:
             return settled
         if existing is None:
-            _remove_unfinished(request, repository, failure)
+            _remove_unfinished(request, repository, failure, operation_started)
         raise
     except BaseException as error:
         if existing is None:
-            _remove_unfinished(request, repository, error)
+            _remove_unfinished(request, repository, error, operation_started)
         raise
 
 
@@ -309,38 +309,49 @@ def _settled_by_another_writer(
 
 
 def _remove_unfinished(
-    request: VersionRequest, repository: PackageVersionRepository, cause: BaseException
+    request: VersionRequest,
+    repository: PackageVersionRepository,
+    cause: BaseException,
+    operation_started: Callable[[], datetime | None],
 ) -> None:
-    """Best effort: delete the Unfinished version this failed run created (see
-    :func:`discard_unfinished`); the original failure is what gets reported."""
+    """Best effort: delete the version this failed run created (see :func:`discard_leftover`);
+    the original failure is what gets reported."""
     try:
-        outcome = discard_unfinished(request, repository)
+        outcome = discard_leftover(request, repository, operation_started=operation_started)
     except Exception as error:
         log_line("cleanup_failed", version=request.label, reason=reason_for(error))
         return
     log_line("cleanup", version=request.label, outcome=outcome, cause=reason_for(cause))
 
 
-def discard_unfinished(request: VersionRequest, repository: PackageVersionRepository) -> str:
-    """Delete the version if it is still Unfinished and holds only what ``request`` declares.
+def discard_leftover(
+    request: VersionRequest,
+    repository: PackageVersionRepository,
+    *,
+    operation_started: Callable[[], datetime | None] = lambda: None,
+) -> str:
+    """Delete what a failed run left of ``request``'s version, and nothing else.
 
-    That is what a failed run leaves behind, including when an upload it had given up on
-    reaches CodeArtifact after the run's own cleanup. A version holding other assets or other
-    bytes was written by someone else and is kept. Returns what was done, for the log.
+    A failed run leaves an Unfinished version, or even a Published one when an upload it had
+    given up on at its deadline still reaches CodeArtifact after the run's own cleanup. The
+    version is deleted when it holds exactly the declared bytes (no other asset, no other
+    SHA256) and is Unfinished, or was published since the stack operation began (see
+    ``publish``). Anything else was written by someone else and is kept. Returns what was
+    done, for the log.
     """
     state = repository.describe()
     if state is None:
         return "nothing to discard"
-    if state.status != Status.UNFINISHED:
-        return f"kept: it is {state.status}"
+    if state.status != Status.UNFINISHED and not _published_since(state, operation_started):
+        return f"kept: it is {state.status} since before this stack operation"
     declared = {a.name: a.sha256 for a in request.assets}
     stored = repository.assets()
     if set(stored) - set(declared):
         return "kept: it holds assets this stack does not declare"
     if any(declared[name] not in (None, asset.sha256) for name, asset in stored.items()):
         return "kept: it holds other bytes than the declared ones"
-    if repository.delete(expected_status=Status.UNFINISHED):
-        return "deleted the Unfinished version"
+    if repository.delete(expected_status=state.status):
+        return f"deleted the {state.status} version"
     return "kept: it changed meanwhile"
 
 

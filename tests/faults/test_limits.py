@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,58 @@ def test_13_response_that_would_exceed_4096_bytes_is_trimmed_and_still_succeeds(
     assert described is not None and described["status"] == "Published"
     assert described["revision"] == answered["VersionRevision"]
     assert len(stored) == 40
+
+
+def _wait_for(world: World, version: str, seconds: float) -> dict[str, Any] | None:
+    give_up = time.monotonic() + seconds
+    while (found := world.version(version)) is None and time.monotonic() < give_up:
+        time.sleep(0.05)
+    return found
+
+
+def test_12_late_landing_of_a_failed_update_is_discarded_by_the_rollback_update(
+    world: World,
+) -> None:
+    # GIVEN a stack holding 1.0.0, updated to 2.0.0 while CodeArtifact holds its answer to the
+    # 2.0.0 upload past a 7 s Lambda's margin (the request has reached it whole)
+    v1 = world.props([world.put("a.bin", b"one")], Version="1.0.0")
+    created = world.send("Create", v1)
+    assert created.response is not None and created.response.succeeded, dump(created)
+    v1_id, v1_revision = created.response.physical_resource_id, world.version("1.0.0")
+    v2 = world.props([world.put("a.bin", b"two", key="assets/two")], Version="2.0.0")
+    world.emulator.faults.next(PUBLISH, "slow", match={"packageVersion": "2.0.0"}, seconds=4)
+    world.kit.harness.begin_stack_operation("UPDATE_IN_PROGRESS")
+    failed = world.send(
+        "Update", v2, old_properties=v1, physical_id=v1_id, timeout_seconds=STUCK_TIMEOUT
+    )
+    assert failed.response is not None and not failed.response.succeeded, dump(failed)
+    # ...and the upload it gave up on (2.0.0's only asset) lands after its cleanup, publishing
+    # 2.0.0 after all
+    landed = _wait_for(world, "2.0.0", seconds=STALL_SECONDS)
+    assert landed is not None and landed["status"] == "Published"
+    # WHEN CloudFormation rolls back: Update to 1.0.0 whose old properties are 2.0.0
+    world.kit.harness.continue_stack_operation("UPDATE_ROLLBACK_IN_PROGRESS")
+    rolled_back = world.send("Update", v1, old_properties=v2, physical_id=v1_id)
+    # THEN SUCCESS with 1.0.0's id, 2.0.0 is gone, and 1.0.0 is exactly as it was
+    assert rolled_back.response is not None and rolled_back.response.succeeded, dump(rolled_back)
+    assert rolled_back.response.physical_resource_id == v1_id
+    assert world.version("2.0.0") is None
+    assert world.version("1.0.0") == v1_revision
+    assert world.blob_count() == world.stored_asset_count()
+
+
+def test_12_a_forward_update_never_discards_the_version_it_leaves(world: World) -> None:
+    # GIVEN a stack holding 1.0.0 declared Unfinished on purpose
+    v1 = world.props([world.put("a.bin", b"one")], Version="1.0.0", Status="Unfinished")
+    created = world.send("Create", v1)
+    assert created.response is not None and created.response.succeeded, dump(created)
+    # WHEN the stack moves on to 2.0.0 (a forward update, not a rollback)
+    world.kit.harness.begin_stack_operation("UPDATE_IN_PROGRESS")
+    v2 = world.props([world.put("a.bin", b"two", key="assets/two")], Version="2.0.0")
+    updated = world.send(
+        "Update", v2, old_properties=v1, physical_id=created.response.physical_resource_id
+    )
+    # THEN 2.0.0 is published and 1.0.0 is still there, Unfinished (its Delete decides)
+    assert updated.response is not None and updated.response.succeeded, dump(updated)
+    old = world.version("1.0.0")
+    assert old is not None and old["status"] == "Unfinished"

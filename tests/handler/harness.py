@@ -6,6 +6,7 @@ response goes over HTTPS to a local server at the event's ``ResponseURL``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +72,7 @@ class CustomResourceHarness:
         write_bundle(self.bundle)
         self.responses = responses
         endpoint, self.stacks = cloudformation or (None, None)
+        self._stack: StackState | None = None
         self.runner = LambdaRunner(
             work_dir=work_dir / "runs",
             region=REGION,
@@ -93,11 +95,9 @@ class CustomResourceHarness:
     def begin_stack_operation(self, status: str = "CREATE_IN_PROGRESS") -> None:
         """The handler's stack starts an operation now: ``DescribeStacks`` says ``status``,
         created now (``CREATE_*``) or last updated now (otherwise)."""
-        if self.stacks is None:
-            raise RuntimeError("the harness has no CloudFormation endpoint")
         now = format_timestamp(datetime.now(UTC))
         creating = status.startswith("CREATE_")
-        self.stacks.publish(
+        self._publish_stack(
             StackState(
                 stack_name=STACK_NAME,
                 stack_id=self.stack_id,
@@ -106,6 +106,19 @@ class CustomResourceHarness:
                 last_updated_time="" if creating else now,
             )
         )
+
+    def continue_stack_operation(self, status: str) -> None:
+        """The operation goes on in another phase (a rollback): the status changes, its start
+        time does not."""
+        if self._stack is None:
+            raise RuntimeError("no stack operation was begun")
+        self._publish_stack(dataclasses.replace(self._stack, status=status))
+
+    def _publish_stack(self, stack: StackState) -> None:
+        if self.stacks is None:
+            raise RuntimeError("the harness has no CloudFormation endpoint")
+        self._stack = stack
+        self.stacks.publish(stack)
 
     def send(
         self,

@@ -14,7 +14,7 @@ from codeartifact_generic.handler.codeartifact_repository import PackageVersionR
 from codeartifact_generic.handler.errors import PublishFailed
 from codeartifact_generic.handler.operations import (
     PublishResult,
-    discard_unfinished,
+    discard_leftover,
     publish,
     remove,
 )
@@ -224,7 +224,7 @@ def test_discarding_an_unfinished_version_only_deletes_the_declared_bytes(
     _publish(servers, repo, _request(repo, status="Unfinished"))
     # WHEN a failed Create declaring a.bin with ``declared`` bytes discards what it left
     request = _request(repo, declared)
-    done = discard_unfinished(
+    done = discard_leftover(
         request, PackageVersionRepository(servers.codeartifact_client(), request)
     )
     # THEN only a version holding exactly the declared bytes is deleted
@@ -242,9 +242,28 @@ def test_discarding_keeps_a_version_holding_undeclared_assets_or_already_publish
     )
     repository = PackageVersionRepository(servers.codeartifact_client(), other)
     # WHEN it is discarded; THEN it is kept, as is a version that was Published meanwhile
-    assert discard_unfinished(other, repository) == (
+    assert discard_leftover(other, repository) == (
         "kept: it holds assets this stack does not declare"
     )
     _publish(servers, repo, _request(repo))
-    assert discard_unfinished(_request(repo), repository) == "kept: it is Published"
+    assert discard_leftover(_request(repo), repository) == (
+        "kept: it is Published since before this stack operation"
+    )
     assert _state(servers, _request(repo)) == "Published"
+
+
+def test_discarding_deletes_a_version_published_since_the_stack_operation_began(
+    servers: Servers, repo: Repo
+) -> None:
+    # GIVEN a stack operation that began, then a publish of 1.0.0 that landed after its run
+    # had given up (and answered FAILED)
+    began = datetime.now(UTC)
+    time.sleep(0.01)
+    _publish(servers, repo, _request(repo))
+    request = _request(repo)
+    repository = PackageVersionRepository(servers.codeartifact_client(), request)
+    # WHEN the rollback discards what the failed run left
+    done = discard_leftover(request, repository, operation_started=lambda: began)
+    # THEN the Published version holding exactly the declared bytes is deleted
+    assert done == "deleted the Published version"
+    assert _state(servers, request) is None
