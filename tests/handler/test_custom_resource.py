@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
 from codeartifact_generic.handler import contract
 
 from .conftest import Repo, Servers
@@ -23,6 +22,29 @@ def _asset(
     if declare:
         entry |= {"Sha256": hashlib.sha256(data).hexdigest(), "Size": str(len(data))}
     return entry
+
+
+def _version(servers: Servers, repo: Repo, wait_seconds: float = 0.0) -> dict[str, Any] | None:
+    """tools/mycli@1.0.0 as DescribePackageVersion says; None when it does not exist (after
+    waiting up to ``wait_seconds`` for it to appear)."""
+    client = servers.codeartifact_client()
+    give_up = time.monotonic() + wait_seconds
+    while True:
+        try:
+            found: dict[str, Any] = client.describe_package_version(
+                domain=repo.domain,
+                repository=repo.repository,
+                format="generic",
+                namespace="tools",
+                package="mycli",
+                packageVersion="1.0.0",
+            )["packageVersion"]
+        except client.exceptions.ResourceNotFoundException:
+            if time.monotonic() >= give_up:
+                return None
+            time.sleep(0.05)
+        else:
+            return found
 
 
 def test_create_answers_success_with_revision_status_and_hashes(
@@ -46,14 +68,8 @@ def test_create_answers_success_with_revision_status_and_hashes(
     )
     assert outcome.response.physical_resource_id == expected_id
     data = outcome.response.data
-    described = servers.codeartifact_client().describe_package_version(
-        domain=repo.domain,
-        repository=repo.repository,
-        format="generic",
-        namespace="tools",
-        package="mycli",
-        packageVersion="1.0.0",
-    )["packageVersion"]
+    described = _version(servers, repo)
+    assert described is not None
     assert data[contract.Attr.VERSION_REVISION] == described["revision"]
     assert data[contract.Attr.STATUS] == "Published" == described["status"]
     assert data[contract.Attr.ASSET_COUNT] == "2"
@@ -222,34 +238,12 @@ def test_slow_publish_stops_before_the_timeout_and_its_late_landing_is_rolled_ba
     # WHEN the upload it gave up on lands after its cleanup (the request had reached the
     # service whole), and CloudFormation then rolls the Create back
     assert answered_late.wait(timeout=10)
-    landed = _wait_for_version(servers, repo)
+    landed = _version(servers, repo, wait_seconds=3)
     assert landed is not None and landed["status"] == "Unfinished"
     deleted = harness.send("Delete", props, physical_id=generated)
     # THEN the rollback Delete succeeds and discards that Unfinished version
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
-    assert _wait_for_version(servers, repo, seconds=0) is None
-
-
-def _wait_for_version(servers: Servers, repo: Repo, seconds: float = 3.0) -> dict[str, Any] | None:
-    """tools/mycli@1.0.0 as DescribePackageVersion says, once it exists (None if it never does)."""
-    client = servers.codeartifact_client()
-    give_up = time.monotonic() + seconds
-    while True:
-        try:
-            found: dict[str, Any] = client.describe_package_version(
-                domain=repo.domain,
-                repository=repo.repository,
-                format="generic",
-                namespace="tools",
-                package="mycli",
-                packageVersion="1.0.0",
-            )["packageVersion"]
-        except client.exceptions.ResourceNotFoundException:
-            if time.monotonic() >= give_up:
-                return None
-            time.sleep(0.05)
-        else:
-            return found
+    assert _version(servers, repo) is None
 
 
 def test_adopted_version_keeps_its_marker_and_survives_destroy(
@@ -277,15 +271,8 @@ def test_adopted_version_keeps_its_marker_and_survives_destroy(
     assert updated.response.physical_resource_id == created.response.physical_resource_id
     assert updated.response.data["Status"] == "Archived"
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
-    described = servers.codeartifact_client().describe_package_version(
-        domain=repo.domain,
-        repository=repo.repository,
-        format="generic",
-        namespace="tools",
-        package="mycli",
-        packageVersion="1.0.0",
-    )
-    assert described["packageVersion"]["status"] == "Archived"
+    described = _version(servers, repo)
+    assert described is not None and described["status"] == "Archived"
 
 
 def test_destroy_deletes_a_version_this_resource_created(
@@ -302,13 +289,4 @@ def test_destroy_deletes_a_version_this_resource_created(
     assert created.response is not None and created.response.succeeded, dump(created)
     deleted = harness.send("Delete", props, physical_id=created.response.physical_resource_id)
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
-    client = servers.codeartifact_client()
-    with pytest.raises(client.exceptions.ResourceNotFoundException):
-        client.describe_package_version(
-            domain=repo.domain,
-            repository=repo.repository,
-            format="generic",
-            namespace="tools",
-            package="mycli",
-            packageVersion="1.0.0",
-        )
+    assert _version(servers, repo) is None
