@@ -9,6 +9,7 @@ standard library: it is copied into the Lambda bundle as it is.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Final
 
 #: CloudFormation resource type of the custom resource.
@@ -106,6 +107,8 @@ class Removal:
 #: Appended to the physical id of a version that existed before this resource (adopted):
 #: ``#`` cannot occur in any name, so the id still splits back unambiguously.
 ADOPTED_SUFFIX: Final = "#adopted"
+#: Marks the generated physical id of a failed Create that wrote; see :func:`wrote_marked`.
+WROTE_MARKER: Final = "#wrote-at-"
 
 # Service quotas (adjustable in AWS Service Quotas, hence overridable in the emulator).
 #: Largest asset, in bytes, a generic package version accepts ("5 GB").
@@ -188,6 +191,20 @@ def physical_resource_id(
     Names cannot contain ``/`` (see the patterns above), so the id splits back unambiguously.
     """
     return "/".join((domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version))
+
+
+def wrote_marked(generated_id: str, since: datetime) -> str:
+    """The generated id of a failed Create that had begun writing a version it found absent
+    at ``since`` (whole seconds): its rollback Delete may discard what the run left."""
+    return f"{generated_id}{WROTE_MARKER}{int(since.timestamp())}"
+
+
+def wrote_since(physical_id: str) -> datetime | None:
+    """When the failed Create behind ``physical_id`` found its version absent, if it wrote."""
+    _, marker, seconds = physical_id.rpartition(WROTE_MARKER)
+    if not marker or not seconds.isdigit():
+        return None
+    return datetime.fromtimestamp(int(seconds), UTC)
 
 
 def names_a_version(physical_id: str) -> bool:

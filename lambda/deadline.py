@@ -54,36 +54,44 @@ class Deadline:
         return f"stopped before the Lambda timeout while {self.doing}"
 
     @contextmanager
-    def interrupting(self) -> Iterator[None]:
+    def interrupting(self, margin_seconds: float | None = None) -> Iterator[None]:
         """Run the block, interrupting it when the margin is reached, wherever it waits.
 
         Checks between chunks cannot stop a call stuck in a socket (a server holding its answer
         to an upload, with botocore's long read timeout): a ``SIGALRM`` at the margin raises
         :class:`Interrupted` in the main thread, which unwinds through botocore unretried and
         leaves the block as :class:`OutOfTime`. The alarm is off again when the block ends, so
-        the cleanup that follows is never interrupted. Outside the main thread (signals cannot
-        be used there) the block runs without the alarm.
+        the cleanup that follows is not interrupted, and a timer set before (a test runner's)
+        is given back. ``margin_seconds`` overrides the margin (a cleanup may use the time the
+        margin kept for it). Outside the main thread (signals cannot be used there) the block
+        runs without the alarm.
         """
-        seconds = self.seconds_left
+        margin = self.margin_seconds if margin_seconds is None else margin_seconds
+        seconds = self._remaining_ms() / 1000 - margin
         if seconds > _NEVER_SECONDS or threading.current_thread() is not threading.main_thread():
             yield
             return
         if seconds <= 0:
             raise OutOfTime(self._reason())
+        armed = True
 
         def alarm(_signum: int, _frame: FrameType | None) -> None:
-            raise Interrupted
+            if armed:  # a late signal, once the block is over, is ignored
+                raise Interrupted
 
         previous = signal.signal(signal.SIGALRM, alarm)
-        previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+        previous_delay, previous_interval = 0.0, 0.0
         armed_at = time.monotonic()
         try:
+            previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
             yield
         except Interrupted:
             raise OutOfTime(self._reason()) from None
         finally:
+            armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            # None: a handler installed outside Python; the default is the closest we can do.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
             if previous_delay:  # someone else's alarm (a test runner's timeout): give it back
                 elapsed = time.monotonic() - armed_at
                 signal.setitimer(

@@ -13,13 +13,14 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from crhelper import CfnResource
 from crhelper import utils as crhelper_utils
-from crhelper.resource_helper import FAILED
+from crhelper.resource_helper import FAILED, SUCCESS
 
 from . import contract
 from .codeartifact_repository import PackageVersionRepository
@@ -29,7 +30,7 @@ from .log import LOGGER, log_line
 from .operations import discard_leftover, publish, remove, response_data
 from .properties import InvalidProperties, VersionRequest, parse_request
 from .s3_source import S3ObjectSource
-from .stack_status import is_rolling_back, operation_started
+from .stack_status import is_rolling_back
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -74,6 +75,7 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
         # crhelper would fail before storing the ResponseURL and then retry a stale one forever.
         _answer_malformed(event, missing)
         return
+    _begin_invocation(context)
     helper(event, context)
 
 
@@ -140,7 +142,8 @@ def _account_of(context: Any) -> str:
 def _keep_physical_id_on_timeout(event: Mapping[str, Any]) -> None:
     """Give crhelper's timeout answer a valid physical id (it would send an empty one).
 
-    Create gets a generated id so that the rollback Delete of a failed Create touches nothing.
+    Create gets a generated id, so the rollback Delete of a failed Create touches nothing
+    unless the Create marked the id as having written (see ``publish``'s ``on_first_write``).
     """
     helper.PhysicalResourceId = event.get("PhysicalResourceId") or helper.generate_physical_id(
         event
@@ -148,21 +151,28 @@ def _keep_physical_id_on_timeout(event: Mapping[str, Any]) -> None:
 
 
 _current_deadline = NO_DEADLINE
+#: What crhelper's timer answers: FAILED, except where failing would fail a rollback.
+_timeout_answer = FAILED
 
 
-def _deadline(context: Any) -> Deadline:
-    global _current_deadline  # noqa: PLW0603 - one invocation at a time per process
+def _begin_invocation(context: Any) -> None:
+    global _current_deadline, _timeout_answer  # noqa: PLW0603 - one invocation at a time
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     _current_deadline = Deadline(remaining) if callable(remaining) else NO_DEADLINE
-    return _current_deadline
+    _timeout_answer = FAILED
+
+
+def _answer_success_on_timeout() -> None:
+    global _timeout_answer  # noqa: PLW0603 - one invocation at a time
+    _timeout_answer = SUCCESS
 
 
 def _timed_out() -> None:
-    """crhelper's timer: a FAILED saying how far the work got (not a bare "timed out")."""
+    """crhelper's timer: an answer saying how far the work got (not a bare "timed out")."""
     reason = f"Lambda timeout reached while {_current_deadline.doing}"
     reason = reason[: contract.MAX_REASON_CHARS]
-    log_line("timed_out", level=logging.ERROR, reason=reason)
-    helper._send(FAILED, reason)  # type: ignore[attr-defined]
+    log_line("timed_out", level=logging.ERROR, reason=reason, answer=_timeout_answer)
+    helper._send(_timeout_answer, reason)  # type: ignore[attr-defined]
 
 
 # crhelper starts its timer with this attribute before our functions run.
@@ -183,7 +193,7 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
     """Create/Update: publish the declared version (idempotent) and return its physical id."""
     _keep_physical_id_on_timeout(event)
     request = _request(event, context)
-    deadline = _deadline(context)
+    deadline = _current_deadline
     log_line(
         "start",
         request=event.get("RequestType"),
@@ -192,15 +202,18 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
         repository=request.repository,
         assets=len(request.assets),
     )
-    stack_id = str(event["StackId"])
-    if event.get("RequestType") == "Update":
-        _discard_failed_target_on_rollback(event, context, request, stack_id)
+
+    def mark_failed_create(since: datetime) -> None:
+        # Should this Create fail, its answer (and so its rollback Delete) says it wrote.
+        if event.get("RequestType") == "Create":
+            helper.PhysicalResourceId = contract.wrote_marked(helper.PhysicalResourceId, since)
+
     result = publish(
         request,
         S3ObjectSource(_s3()),
         PackageVersionRepository(_codeartifact(), request),
         deadline=deadline,
-        operation_started=lambda: operation_started(_cloudformation(), stack_id),
+        on_first_write=mark_failed_create,
     )
     physical_id = _physical_id(event, request, adopted=result.adopted)
 
@@ -233,12 +246,14 @@ def _physical_id(event: Mapping[str, Any], request: VersionRequest, *, adopted: 
 @_readable_failures
 def delete_version(event: Mapping[str, Any], context: Any) -> str:
     """Delete: apply the removal policy (or undo this deployment's version on rollback)."""
+    _keep_physical_id_on_timeout(event)
     physical_id = str(event.get("PhysicalResourceId", ""))
     try:
         request = _request(event, context)
     except InvalidProperties:
         request = None
     if request is not None and not contract.names_a_version(physical_id):
+        _answer_success_on_timeout()  # failing this Delete would fail the rollback
         _discard_after_failed_create(request, str(event["StackId"]), physical_id)
         return physical_id
     if request is None or contract.identity_of(physical_id) != request.physical_id:
@@ -256,52 +271,33 @@ def delete_version(event: Mapping[str, Any], context: Any) -> str:
     return physical_id
 
 
-def _discard_failed_target_on_rollback(
-    event: Mapping[str, Any], context: Any, request: VersionRequest, stack_id: str
-) -> None:
-    """A rollback Update goes back to ``request``; its old properties are the failed target.
-
-    The failed Update cleaned up after itself, but an upload to the target it had given up on
-    can land afterwards: discard what :func:`discard_leftover` recognizes as such, best effort.
-    A forward Update never discards: the version it leaves is the later Delete's business.
-    """
-    old = event.get("OldResourceProperties")
-    if not isinstance(old, Mapping):
-        return
-    try:
-        target = parse_request(old, default_owner=_account_of(context))
-    except InvalidProperties:
-        return
-    if target.physical_id == request.physical_id:
-        return
-    if not is_rolling_back(_cloudformation(), stack_id):
-        return
-    _discard_quietly(target, stack_id, "rolled_back_target_cleanup")
-
-
 def _discard_after_failed_create(request: VersionRequest, stack_id: str, physical_id: str) -> None:
     """The Delete of a failed Create (its id was generated): discard what it may have left.
 
     The Create cleaned up after itself, but an upload it had given up on at its deadline can
-    still land afterwards; :func:`discard_leftover` deletes only such a version. Best effort:
-    this Delete always succeeds, or the stack's rollback would fail.
+    still land afterwards. Only during a rollback, and only when the Create's id says it wrote,
+    :func:`discard_leftover` deletes such a version. Best effort, within the deadline: this
+    Delete always succeeds, or the stack's rollback would fail.
     """
-    log_line("failed_create_delete", physical_id=physical_id)
-    _discard_quietly(request, stack_id, "failed_create_cleanup")
-
-
-def _discard_quietly(request: VersionRequest, stack_id: str, event_name: str) -> None:
-    """:func:`discard_leftover`, logged; a failure is logged and otherwise ignored."""
-    try:
-        outcome = discard_leftover(
-            request,
-            PackageVersionRepository(_codeartifact(), request),
-            operation_started=lambda: operation_started(_cloudformation(), stack_id),
-        )
-    except Exception as error:
-        log_line(event_name, version=request.label, outcome="failed", reason=reason_for(error))
+    since = contract.wrote_since(physical_id)
+    if since is None:
+        log_line("delete_ignored", physical_id=physical_id, why="the failed Create wrote nothing")
         return
-    log_line(event_name, version=request.label, outcome=outcome)
+    try:
+        with _current_deadline.interrupting():
+            if not is_rolling_back(_cloudformation(), stack_id):
+                log_line("delete_ignored", physical_id=physical_id, why="not a rollback")
+                return
+            outcome = discard_leftover(
+                request,
+                PackageVersionRepository(_codeartifact(), request),
+                since=since,
+                sha256s={a.name: a.sha256 for a in request.assets},
+            )
+    except Exception as error:
+        log_line("failed_create_cleanup", version=request.label, reason=reason_for(error))
+        return
+    log_line("failed_create_cleanup", version=request.label, outcome=outcome)
 
 
 def _response_bytes(event: Mapping[str, Any], physical_id: str, data: dict[str, str]) -> int:

@@ -8,10 +8,10 @@ so no deployment leaves a half-published version behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
@@ -66,14 +66,15 @@ def publish(
     *,
     spool_dir: str | None = None,
     deadline: Deadline = NO_DEADLINE,
-    operation_started: Callable[[], datetime | None] = lambda: None,
+    on_first_write: Callable[[datetime], None] = lambda _since: None,
 ) -> PublishResult:
     """Make CodeArtifact hold ``request``'s version with exactly its assets and status.
 
-    ``operation_started`` tells when the stack operation began (None: unknown). A version
-    found already published since then was published by this operation (a redelivered
-    event), so it is not counted as adopted.
+    ``on_first_write`` is called once, before the first asset is written to a version that
+    did not exist, with the time it was found absent: what a failed run leaves from then on is
+    its own (see :func:`discard_leftover`).
     """
+    looked_at = datetime.now(UTC)
     with deadline.interrupting():
         existing = repository.describe()
         stored = repository.assets() if existing is not None else {}
@@ -87,15 +88,19 @@ def publish(
     if conflict is not None:
         if not request.replace_existing:
             raise PublishFailed(conflict)
+        looked_at = datetime.now(UTC)
         _replace(request, repository)
         existing, stored = None, {}
 
     if existing is not None and existing.status != Status.UNFINISHED:
-        # Sealed with exactly the declared assets: only the status may still change.
+        # Sealed with exactly the declared assets: only the status may still change. It existed
+        # before this run, which cannot tell an earlier delivery of its own event from another
+        # stack publishing the same bytes: adopted, the side that never deletes it.
         log_line("already_published", version=request.label, revision=existing.revision)
-        adopted = not _published_since(existing, operation_started)
-        return _result(_settle_status(request, repository, existing), plans, adopted=adopted)
+        return _result(_settle_status(request, repository, existing), plans, adopted=True)
 
+    if existing is None:
+        on_first_write(looked_at)
     try:
         # Interrupted at the deadline's margin, wherever it waits, so the cleanup below runs.
         with deadline.interrupting():
@@ -107,29 +112,16 @@ def publish(
         # run of this very resource): the version counts as created here, not adopted.
         return _result(state, plans, adopted=False)
     except AssetPublishFailed as failure:
-        settled = _settled_by_another_writer(
-            request, repository, plans, failure.error, operation_started
-        )
+        settled = _settled_by_another_writer(request, repository, plans, failure.error)
         if settled is not None:
             return settled
         if existing is None:
-            _remove_unfinished(request, repository, failure, operation_started)
+            _remove_leftover(request, repository, plans, looked_at, deadline, failure)
         raise
     except BaseException as error:
         if existing is None:
-            _remove_unfinished(request, repository, error, operation_started)
+            _remove_leftover(request, repository, plans, looked_at, deadline, error)
         raise
-
-
-def _published_since(state: VersionState, started: Callable[[], datetime | None]) -> bool:
-    """Was the version published after the stack operation began (by this operation)?"""
-    if state.published_time is None:
-        return False
-    began = started()
-    try:
-        return began is not None and state.published_time >= began
-    except TypeError:  # a naive and an aware time: nothing can be concluded
-        return False
 
 
 def _conflict(
@@ -288,13 +280,11 @@ def _settled_by_another_writer(
     repository: PackageVersionRepository,
     plans: Sequence[_Planned],
     error: ClientError,
-    operation_started: Callable[[], datetime | None],
 ) -> PublishResult | None:
     """After a ConflictException: the version may already be exactly what we declared.
 
     That happens when another writer (or a retried request the server had already
-    committed) finished it meanwhile; then there is nothing left to do. It counts as adopted
-    when it was published before the stack operation began.
+    committed) finished it meanwhile; then there is nothing left to do.
     """
     if client_error_code(error) != "ConflictException" or any(p.sha256 is None for p in plans):
         return None
@@ -305,19 +295,29 @@ def _settled_by_another_writer(
     if stored != {p.spec.name: p.sha256 for p in plans}:
         return None
     log_line("settled_meanwhile", version=request.label, revision=state.revision)
-    return _result(state, plans, adopted=not _published_since(state, operation_started))
+    return _result(state, plans, adopted=True)
 
 
-def _remove_unfinished(
+#: Tolerated difference between the Lambda's clock and CodeArtifact's.
+_CLOCK_SKEW = timedelta(seconds=2)
+#: What is left of the margin when the cleanup of a failed run must give up.
+_CLEANUP_MARGIN_SECONDS = 1.5
+
+
+def _remove_leftover(
     request: VersionRequest,
     repository: PackageVersionRepository,
+    plans: Sequence[_Planned],
+    since: datetime,
+    deadline: Deadline,
     cause: BaseException,
-    operation_started: Callable[[], datetime | None],
 ) -> None:
-    """Best effort: delete the version this failed run created (see :func:`discard_leftover`);
-    the original failure is what gets reported."""
+    """Best effort, within the margin: delete the version this failed run created (see
+    :func:`discard_leftover`); the original failure is what gets reported."""
+    known = {p.spec.name: p.sha256 for p in plans}
     try:
-        outcome = discard_leftover(request, repository, operation_started=operation_started)
+        with deadline.interrupting(margin_seconds=_CLEANUP_MARGIN_SECONDS):
+            outcome = discard_leftover(request, repository, since=since, sha256s=known)
     except Exception as error:
         log_line("cleanup_failed", version=request.label, reason=reason_for(error))
         return
@@ -328,31 +328,53 @@ def discard_leftover(
     request: VersionRequest,
     repository: PackageVersionRepository,
     *,
-    operation_started: Callable[[], datetime | None] = lambda: None,
+    since: datetime,
+    sha256s: Mapping[str, str | None],
 ) -> str:
     """Delete what a failed run left of ``request``'s version, and nothing else.
 
-    A failed run leaves an Unfinished version, or even a Published one when an upload it had
-    given up on at its deadline still reaches CodeArtifact after the run's own cleanup. The
-    version is deleted when it holds exactly the declared bytes (no other asset, no other
-    SHA256) and is Unfinished, or was published since the stack operation began (see
-    ``publish``). Anything else was written by someone else and is kept. Returns what was
-    done, for the log.
+    The run found the version absent at ``since`` and then wrote to it. It leaves an
+    Unfinished version, or even a Published one when an upload it had given up on at its
+    deadline reaches CodeArtifact after its own cleanup. The version is deleted only when it
+    holds exactly bytes the run wrote (``sha256s`` by asset name; an unknown SHA256 never
+    matches), all of them if it is no longer Unfinished, and was published since ``since``
+    (for an Unfinished version without ``publishedTime``, assumed). Anything else was written
+    by someone else and is kept. Returns what was done, for the log.
     """
     state = repository.describe()
     if state is None:
         return "nothing to discard"
-    if state.status != Status.UNFINISHED and not _published_since(state, operation_started):
-        return f"kept: it is {state.status} since before this stack operation"
-    declared = {a.name: a.sha256 for a in request.assets}
-    stored = repository.assets()
-    if set(stored) - set(declared):
-        return "kept: it holds assets this stack does not declare"
-    if any(declared[name] not in (None, asset.sha256) for name, asset in stored.items()):
-        return "kept: it holds other bytes than the declared ones"
+    foreign = _written_by_someone_else(state, since) or _other_assets(
+        state, repository.assets(), sha256s
+    )
+    if foreign:
+        return f"kept: {foreign}"
     if repository.delete(expected_status=state.status):
         return f"deleted the {state.status} version"
     return "kept: it changed meanwhile"
+
+
+def _written_by_someone_else(state: VersionState, since: datetime) -> str | None:
+    """Why the version's publishedTime shows another writer, or None."""
+    if state.published_time is None:
+        if state.status == Status.UNFINISHED:
+            return None
+        return f"{state.status}, with no publishedTime to tell who published it"
+    if state.published_time < since - _CLOCK_SKEW:
+        return f"{state.status} since before the failed run"
+    return None
+
+
+def _other_assets(
+    state: VersionState, stored: Mapping[str, StoredAsset], sha256s: Mapping[str, str | None]
+) -> str | None:
+    """Why the stored assets are not (all) the failed run's, or None."""
+    sealed = state.status != Status.UNFINISHED
+    if set(stored) - set(sha256s) or (sealed and set(stored) != set(sha256s)):
+        return "it holds another set of assets than the failed run wrote"
+    if any(sha256s[name] != asset.sha256 for name, asset in stored.items()):
+        return "it holds other bytes than the failed run wrote"
+    return None
 
 
 def _changed_since_synth(spec: AssetSpec, actual: str) -> str:

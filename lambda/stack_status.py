@@ -1,10 +1,8 @@
-"""What the handler's own stack is doing: a Delete event does not say it is a rollback, and no
-event says when the stack operation began. ``DescribeStacks`` does."""
+"""Is CloudFormation rolling back? A Delete event does not say; the stack's status does."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,16 +34,3 @@ def is_rolling_back(client: CloudFormationClient, stack_id: str) -> bool:
     status = stack["StackStatus"] if stack else ""
     log_line("stack_status", status=status)
     return "ROLLBACK" in status
-
-
-def operation_started(client: CloudFormationClient, stack_id: str) -> datetime | None:
-    """When the stack's current operation began: its last update, else its creation.
-
-    None when the stack cannot be described; callers then assume nothing about the timing.
-    """
-    stack = _describe(client, stack_id)
-    if stack is None:
-        return None
-    started = stack.get("LastUpdatedTime") or stack.get("CreationTime")
-    log_line("stack_operation_started", at=started.isoformat() if started else None)
-    return started

@@ -297,7 +297,8 @@ class HashingBody:
         return self._digest
 
     def close(self) -> None:
-        """Stop the reader thread and close the source, if open."""
+        """Stop the reader thread, if any (one stalled in S3 is abandoned and closes its
+        source once its read returns)."""
         if self._prefetch is not None:
             self._prefetch.stop()
             self._prefetch = None

@@ -136,49 +136,69 @@ def _wait_for(world: World, version: str, seconds: float) -> dict[str, Any] | No
     return found
 
 
-def test_12_late_landing_of_a_failed_update_is_discarded_by_the_rollback_update(
+def _create_whose_only_upload_lands_late(world: World) -> tuple[dict[str, Any], str]:
+    """A Create that gives up waiting for CodeArtifact's answer to its only upload, which then
+    lands after the Create's cleanup and publishes 1.0.0. Returns the properties and the
+    failed Create's physical id."""
+    props = world.props([world.put("a.bin", b"one")])
+    world.emulator.faults.next(PUBLISH, "slow", seconds=4)
+    failed = world.send("Create", props, timeout_seconds=STUCK_TIMEOUT)
+    assert failed.response is not None and not failed.response.succeeded, dump(failed)
+    landed = _wait_for(world, "1.0.0", seconds=STALL_SECONDS)
+    assert landed is not None and landed["status"] == "Published"
+    return props, failed.response.physical_resource_id
+
+
+def test_12_a_late_landing_that_published_the_version_is_discarded_by_the_rollback(
     world: World,
 ) -> None:
-    # GIVEN a stack holding 1.0.0, updated to 2.0.0 while CodeArtifact holds its answer to the
-    # 2.0.0 upload past a 7 s Lambda's margin (the request has reached it whole)
-    v1 = world.props([world.put("a.bin", b"one")], Version="1.0.0")
-    created = world.send("Create", v1)
-    assert created.response is not None and created.response.succeeded, dump(created)
-    v1_id, v1_revision = created.response.physical_resource_id, world.version("1.0.0")
-    v2 = world.props([world.put("a.bin", b"two", key="assets/two")], Version="2.0.0")
-    world.emulator.faults.next(PUBLISH, "slow", match={"packageVersion": "2.0.0"}, seconds=4)
-    world.kit.harness.begin_stack_operation("UPDATE_IN_PROGRESS")
-    failed = world.send(
-        "Update", v2, old_properties=v1, physical_id=v1_id, timeout_seconds=STUCK_TIMEOUT
-    )
-    assert failed.response is not None and not failed.response.succeeded, dump(failed)
-    # ...and the upload it gave up on (2.0.0's only asset) lands after its cleanup, publishing
-    # 2.0.0 after all
-    landed = _wait_for(world, "2.0.0", seconds=STALL_SECONDS)
-    assert landed is not None and landed["status"] == "Published"
-    # WHEN CloudFormation rolls back: Update to 1.0.0 whose old properties are 2.0.0
-    world.kit.harness.continue_stack_operation("UPDATE_ROLLBACK_IN_PROGRESS")
-    rolled_back = world.send("Update", v1, old_properties=v2, physical_id=v1_id)
-    # THEN SUCCESS with 1.0.0's id, 2.0.0 is gone, and 1.0.0 is exactly as it was
-    assert rolled_back.response is not None and rolled_back.response.succeeded, dump(rolled_back)
-    assert rolled_back.response.physical_resource_id == v1_id
-    assert world.version("2.0.0") is None
-    assert world.version("1.0.0") == v1_revision
+    # GIVEN a failed Create whose only upload landed after it gave up, publishing 1.0.0
+    props, generated = _create_whose_only_upload_lands_late(world)
+    # WHEN CloudFormation rolls the Create back
+    world.kit.harness.continue_stack_operation("ROLLBACK_IN_PROGRESS")
+    deleted = world.send("Delete", props, physical_id=generated)
+    # THEN SUCCESS, and the version the failed Create published after all is gone
+    assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
+    assert world.version() is None
     assert world.blob_count() == world.stored_asset_count()
 
 
-def test_12_a_forward_update_never_discards_the_version_it_leaves(world: World) -> None:
-    # GIVEN a stack holding 1.0.0 declared Unfinished on purpose
-    v1 = world.props([world.put("a.bin", b"one")], Version="1.0.0", Status="Unfinished")
-    created = world.send("Create", v1)
-    assert created.response is not None and created.response.succeeded, dump(created)
-    # WHEN the stack moves on to 2.0.0 (a forward update, not a rollback)
-    world.kit.harness.begin_stack_operation("UPDATE_IN_PROGRESS")
-    v2 = world.props([world.put("a.bin", b"two", key="assets/two")], Version="2.0.0")
-    updated = world.send(
-        "Update", v2, old_properties=v1, physical_id=created.response.physical_resource_id
+def test_12_outside_a_rollback_the_delete_of_a_failed_create_touches_nothing(
+    world: World,
+) -> None:
+    # GIVEN the same late landing, on a stack that does not roll back (DisableRollback): the
+    # failed resource is only deleted with the stack, maybe much later
+    props, generated = _create_whose_only_upload_lands_late(world)
+    revision = world.version()
+    # WHEN the stack is deleted
+    world.kit.harness.continue_stack_operation("DELETE_IN_PROGRESS")
+    deleted = world.send("Delete", props, physical_id=generated)
+    # THEN SUCCESS, and 1.0.0 is kept: by then it may well be someone else's
+    assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
+    assert world.version() == revision
+
+
+def test_12_a_rollback_delete_stuck_in_its_cleanup_still_succeeds_in_time(world: World) -> None:
+    # GIVEN a Create that failed on its second asset after writing the first (so its rollback
+    # Delete looks for leftovers), and a CodeArtifact that then stalls DescribePackageVersion
+    # past a 7 s Lambda's life
+    entries = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
+    props = world.props(entries, RemovalPolicy="Destroy")
+    world.emulator.faults.next(PUBLISH, "quota", match={"assetName": "b.bin"})
+    failed = world.send("Create", props)
+    assert failed.response is not None and not failed.response.succeeded, dump(failed)
+    world.emulator.faults.next("DescribePackageVersion", "slow", seconds=STALL_SECONDS)
+    # WHEN CloudFormation rolls the Create back
+    world.kit.harness.continue_stack_operation("ROLLBACK_IN_PROGRESS")
+    deleted = world.send(
+        "Delete",
+        props,
+        physical_id=failed.response.physical_resource_id,
+        timeout_seconds=STUCK_TIMEOUT,
     )
-    # THEN 2.0.0 is published and 1.0.0 is still there, Unfinished (its Delete decides)
-    assert updated.response is not None and updated.response.succeeded, dump(updated)
-    old = world.version("1.0.0")
-    assert old is not None and old["status"] == "Unfinished"
+    # THEN it answers SUCCESS with the same id before the Lambda dies: a FAILED here would
+    # leave the stack in ROLLBACK_FAILED
+    assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
+    assert deleted.response.physical_resource_id == failed.response.physical_resource_id
+    assert not deleted.invocation.timed_out
+    assert world.version() is None

@@ -72,13 +72,20 @@ def repo(servers: Servers) -> Repo:
 def harness(
     servers: Servers, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CustomResourceHarness]:
-    """The bundled handler behind a local ResponseURL server."""
+    """The bundled handler behind a local ResponseURL server, with a DescribeStacks endpoint
+    (which knows no stack until a test begins a stack operation)."""
+    from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+        CloudFormationEndpoint,
+        StackDirectory,
+    )
     from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
 
-    with ResponseServer() as responses:
+    stacks = StackDirectory()
+    with ResponseServer() as responses, CloudFormationEndpoint(stacks) as cloudformation:
         yield CustomResourceHarness(
             tmp_path_factory.mktemp("handler"),
             servers.s3.endpoint_url,
             servers.emulator.endpoint_url,
             responses,
+            cloudformation=(cloudformation.url, stacks),
         )

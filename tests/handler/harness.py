@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +115,18 @@ class CustomResourceHarness:
         if self._stack is None:
             raise RuntimeError("no stack operation was begun")
         self._publish_stack(dataclasses.replace(self._stack, status=status))
+
+    @contextmanager
+    def stack_operation(self, status: str = "CREATE_IN_PROGRESS") -> Iterator[None]:
+        """:meth:`begin_stack_operation`, and forget the stack afterwards (the harness is
+        shared: the next test must not see this one's rollback)."""
+        self.begin_stack_operation(status)
+        try:
+            yield
+        finally:
+            if self.stacks is not None:
+                self.stacks.remove(STACK_NAME)
+            self._stack = None
 
     def _publish_stack(self, stack: StackState) -> None:
         if self.stacks is None:

@@ -226,21 +226,24 @@ def test_slow_publish_stops_before_the_timeout_and_its_late_landing_is_rolled_ba
             answered_late.set()
 
     servers.emulator.before_dispatch.append(slow_publish)
-    # WHEN Create runs
-    outcome = harness.send("Create", props, timeout_seconds=8)
-    # THEN it answers FAILED in time, naming the asset it was waiting on, with a generated id
-    assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
-    assert "stopped before the Lambda timeout" in outcome.response.reason
-    assert "'first'" in outcome.response.reason
-    assert not outcome.invocation.timed_out
-    generated = outcome.response.physical_resource_id
-    assert "/" not in generated
-    # WHEN the upload it gave up on lands after its cleanup (the request had reached the
-    # service whole), and CloudFormation then rolls the Create back
-    assert answered_late.wait(timeout=10)
-    landed = _version(servers, repo, wait_seconds=3)
-    assert landed is not None and landed["status"] == "Unfinished"
-    deleted = harness.send("Delete", props, physical_id=generated)
+    with harness.stack_operation():
+        # WHEN Create runs
+        outcome = harness.send("Create", props, timeout_seconds=8)
+        # THEN it answers FAILED in time, naming the asset it was waiting on, with a generated
+        # id that says it had begun writing
+        assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
+        assert "stopped before the Lambda timeout" in outcome.response.reason
+        assert "'first'" in outcome.response.reason
+        assert not outcome.invocation.timed_out
+        generated = outcome.response.physical_resource_id
+        assert "/" not in generated and contract.wrote_since(generated) is not None
+        # WHEN the upload it gave up on lands after its cleanup (the request had reached the
+        # service whole), and CloudFormation then rolls the Create back
+        assert answered_late.wait(timeout=10)
+        landed = _version(servers, repo, wait_seconds=3)
+        assert landed is not None and landed["status"] == "Unfinished"
+        harness.continue_stack_operation("ROLLBACK_IN_PROGRESS")
+        deleted = harness.send("Delete", props, physical_id=generated)
     # THEN the rollback Delete succeeds and discards that Unfinished version
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
     assert _version(servers, repo) is None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -51,14 +49,12 @@ def _publish(
     repo: Repo,
     request: VersionRequest,
     data: bytes = b"payload",
-    operation_started: Callable[[], datetime | None] = lambda: None,
 ) -> PublishResult:
     servers.s3_client().put_object(Bucket=repo.bucket, Key="k/a.bin", Body=data)
     return publish(
         request,
         S3ObjectSource(servers.s3_client()),
         PackageVersionRepository(servers.codeartifact_client(), request),
-        operation_started=operation_started,
     )
 
 
@@ -118,33 +114,6 @@ def test_published_never_goes_back_to_unfinished(servers: Servers, repo: Repo) -
 def test_existing_identical_version_is_adopted(servers: Servers, repo: Repo) -> None:
     _publish(servers, repo, _request(repo))
     assert _publish(servers, repo, _request(repo)).adopted is True
-
-
-def test_a_version_published_before_the_stack_operation_began_is_adopted(
-    servers: Servers, repo: Repo
-) -> None:
-    # GIVEN version 1.0.0 published by someone, then a stack operation that began afterwards
-    _publish(servers, repo, _request(repo))
-    time.sleep(0.01)
-    began = datetime.now(UTC)
-    # WHEN the operation's Create finds it holding exactly the declared bytes
-    result = _publish(servers, repo, _request(repo), operation_started=lambda: began)
-    # THEN it is adopted: it existed before this resource
-    assert result.adopted is True
-
-
-def test_a_version_published_since_the_stack_operation_began_is_this_operations_own(
-    servers: Servers, repo: Repo
-) -> None:
-    # GIVEN a stack operation that began, then published 1.0.0 (a first delivery of Create)
-    began = datetime.now(UTC)
-    time.sleep(0.01)
-    first = _publish(servers, repo, _request(repo), operation_started=lambda: began)
-    # WHEN the same Create is delivered again
-    again = _publish(servers, repo, _request(repo), operation_started=lambda: began)
-    # THEN both count the version as created by this resource (the same physical id follows)
-    assert (first.adopted, again.adopted) == (False, False)
-    assert again.state.revision == first.state.revision
 
 
 def test_replace_existing_republishes_other_bytes(servers: Servers, repo: Repo) -> None:
@@ -210,60 +179,76 @@ def test_removing_a_version_that_is_gone_succeeds(servers: Servers, repo: Repo) 
     assert _remove(servers, _request(repo, removal_policy="Destroy")) == "already gone"
 
 
+def _discard(
+    servers: Servers, request: VersionRequest, since: datetime, data: bytes | None = b"payload"
+) -> str:
+    """discard_leftover for a failed run that found 1.0.0 absent at ``since`` and wrote a.bin
+    with ``data`` (None: bytes whose SHA256 nobody knows)."""
+    sha256 = hashlib.sha256(data).hexdigest() if data is not None else None
+    repository = PackageVersionRepository(servers.codeartifact_client(), request)
+    return discard_leftover(request, repository, since=since, sha256s={"a.bin": sha256})
+
+
+@pytest.mark.parametrize("status", ["Unfinished", "Published"])
+def test_discarding_deletes_what_the_failed_run_left(
+    servers: Servers, repo: Repo, status: str
+) -> None:
+    # GIVEN a run that found 1.0.0 absent, then a.bin that landed after it gave up (leaving
+    # the version Unfinished, or Published when it was the last asset)
+    since = datetime.now(UTC)
+    _publish(servers, repo, _request(repo, status=status))
+    # WHEN the failed run's leftover is discarded
+    done = _discard(servers, _request(repo), since)
+    # THEN the version is gone
+    assert done == f"deleted the {status} version"
+    assert _state(servers, _request(repo)) is None
+
+
 @pytest.mark.parametrize(
-    ("declared", "outcome", "left"),
+    ("written", "why"),
     [
-        (b"payload", "deleted the Unfinished version", None),
-        (b"other bytes", "kept: it holds other bytes than the declared ones", "Unfinished"),
+        (b"other bytes", "it holds other bytes than the failed run wrote"),
+        (None, "it holds other bytes than the failed run wrote"),
     ],
 )
-def test_discarding_an_unfinished_version_only_deletes_the_declared_bytes(
-    servers: Servers, repo: Repo, declared: bytes, outcome: str, left: str | None
+def test_discarding_keeps_bytes_the_failed_run_did_not_write(
+    servers: Servers, repo: Repo, written: bytes | None, why: str
 ) -> None:
-    # GIVEN an Unfinished 1.0.0 holding a.bin ("payload")
+    # GIVEN an Unfinished 1.0.0 holding a.bin ("payload"), published after the run looked
+    since = datetime.now(UTC)
     _publish(servers, repo, _request(repo, status="Unfinished"))
-    # WHEN a failed Create declaring a.bin with ``declared`` bytes discards what it left
-    request = _request(repo, declared)
-    done = discard_leftover(
-        request, PackageVersionRepository(servers.codeartifact_client(), request)
-    )
-    # THEN only a version holding exactly the declared bytes is deleted
-    assert done == outcome
-    assert _state(servers, request) == left
+    # WHEN the leftover of a run that wrote other bytes (or bytes of unknown SHA256) is
+    # discarded
+    done = _discard(servers, _request(repo), since, written)
+    # THEN it is kept: someone else wrote it
+    assert done == f"kept: {why}"
+    assert _state(servers, _request(repo)) == "Unfinished"
 
 
-def test_discarding_keeps_a_version_holding_undeclared_assets_or_already_published(
+def test_discarding_keeps_a_version_published_before_the_failed_run_looked(
     servers: Servers, repo: Repo
 ) -> None:
-    # GIVEN an Unfinished 1.0.0 holding a.bin, and a request that declares only b.bin
-    _publish(servers, repo, _request(repo, status="Unfinished"))
-    other = dataclasses.replace(
-        _request(repo), assets=(dataclasses.replace(_request(repo).assets[0], name="b.bin"),)
-    )
-    repository = PackageVersionRepository(servers.codeartifact_client(), other)
-    # WHEN it is discarded; THEN it is kept, as is a version that was Published meanwhile
-    assert discard_leftover(other, repository) == (
-        "kept: it holds assets this stack does not declare"
-    )
+    # GIVEN 1.0.0 Published with exactly the bytes, before the failed run looked
     _publish(servers, repo, _request(repo))
-    assert discard_leftover(_request(repo), repository) == (
-        "kept: it is Published since before this stack operation"
-    )
+    since = datetime.now(UTC) + timedelta(seconds=60)
+    # WHEN the failed run's leftover is discarded
+    done = _discard(servers, _request(repo), since)
+    # THEN it is kept
+    assert done == "kept: Published since before the failed run"
     assert _state(servers, _request(repo)) == "Published"
 
 
-def test_discarding_deletes_a_version_published_since_the_stack_operation_began(
+def test_discarding_a_sealed_version_needs_every_asset_to_be_the_runs(
     servers: Servers, repo: Repo
 ) -> None:
-    # GIVEN a stack operation that began, then a publish of 1.0.0 that landed after its run
-    # had given up (and answered FAILED)
-    began = datetime.now(UTC)
-    time.sleep(0.01)
+    # GIVEN a Published 1.0.0 holding a.bin, and a run that wrote a.bin and b.bin
+    since = datetime.now(UTC)
     _publish(servers, repo, _request(repo))
     request = _request(repo)
     repository = PackageVersionRepository(servers.codeartifact_client(), request)
-    # WHEN the rollback discards what the failed run left
-    done = discard_leftover(request, repository, operation_started=lambda: began)
-    # THEN the Published version holding exactly the declared bytes is deleted
-    assert done == "deleted the Published version"
-    assert _state(servers, request) is None
+    both = {"a.bin": hashlib.sha256(b"payload").hexdigest(), "b.bin": "0" * 64}
+    # WHEN its leftover is discarded
+    done = discard_leftover(request, repository, since=since, sha256s=both)
+    # THEN it is kept: a Published version with fewer assets is not what the run published
+    assert done == "kept: it holds another set of assets than the failed run wrote"
+    assert _state(servers, request) == "Published"

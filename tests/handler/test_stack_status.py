@@ -1,14 +1,13 @@
-"""What the handler learns from DescribeStacks on its own stack: rollback, operation start."""
+"""What the handler learns from DescribeStacks on its own stack: is it rolling back?"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from codeartifact_generic.handler.stack_status import is_rolling_back, operation_started
+from codeartifact_generic.handler.stack_status import is_rolling_back
 
 from codeartifact_generic.testing.local_deploy import (
     CloudFormationEndpoint,
@@ -53,33 +52,10 @@ def client(stacks: StackDirectory) -> Iterator[CloudFormationClient]:
         )
 
 
-def test_a_stack_being_created_began_at_its_creation_time(
-    stacks: StackDirectory, client: CloudFormationClient
-) -> None:
-    # GIVEN a stack that was never updated
-    stacks.publish(_stack("CREATE_IN_PROGRESS"))
-    # WHEN the handler asks when the operation began
-    began = operation_started(client, STACK_ID)
-    # THEN it is the creation time
-    assert began == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-
-
-def test_a_stack_being_updated_began_at_its_last_update(
-    stacks: StackDirectory, client: CloudFormationClient
-) -> None:
-    # GIVEN a stack whose update started after its creation
-    stacks.publish(_stack("UPDATE_IN_PROGRESS", UPDATED))
-    # WHEN the handler asks when the operation began
-    began = operation_started(client, STACK_ID)
-    # THEN it is the last update's start, not the creation
-    assert began == datetime(2026, 1, 3, tzinfo=UTC)
-
-
 def test_an_unknown_stack_says_nothing(client: CloudFormationClient) -> None:
     # GIVEN no such stack (or no permission, or no endpoint)
     # WHEN the handler asks
-    # THEN it learns nothing, rather than failing the deployment
-    assert operation_started(client, STACK_ID) is None
+    # THEN it is not taken for a rollback, rather than failing the deployment
     assert is_rolling_back(client, STACK_ID) is False
 
 
