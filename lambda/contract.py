@@ -108,7 +108,7 @@ class Removal:
 #: ``#`` cannot occur in any name, so the id still splits back unambiguously.
 ADOPTED_SUFFIX: Final = "#adopted"
 #: Marks the generated physical id of a failed Create that wrote; see :func:`wrote_marked`.
-WROTE_MARKER: Final = "#wrote-at-"
+WROTE_MARKER: Final = "#wrote-"
 
 # Service quotas (adjustable in AWS Service Quotas, hence overridable in the emulator).
 #: Largest asset, in bytes, a generic package version accepts ("5 GB").
@@ -193,18 +193,20 @@ def physical_resource_id(
     return "/".join((domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version))
 
 
-def wrote_marked(generated_id: str, since: datetime) -> str:
-    """The generated id of a failed Create that had begun writing a version it found absent
-    at ``since`` (whole seconds): its rollback Delete may discard what the run left."""
-    return f"{generated_id}{WROTE_MARKER}{int(since.timestamp())}"
+def wrote_marked(generated_id: str, since: datetime, until: datetime) -> str:
+    """The generated id of a failed Create that had begun writing, at ``since``, a version it
+    found absent, and could run until ``until`` (whole seconds): its rollback Delete may
+    discard what the run left."""
+    return f"{generated_id}{WROTE_MARKER}{int(since.timestamp())}-{int(until.timestamp())}"
 
 
-def wrote_since(physical_id: str) -> datetime | None:
-    """When the failed Create behind ``physical_id`` found its version absent, if it wrote."""
-    _, marker, seconds = physical_id.rpartition(WROTE_MARKER)
-    if not marker or not seconds.isdigit():
+def wrote_span(physical_id: str) -> tuple[datetime, datetime] | None:
+    """``(since, until)`` of the failed Create behind ``physical_id``, if it wrote."""
+    _, marker, span = physical_id.rpartition(WROTE_MARKER)
+    since, dash, until = span.partition("-")
+    if not marker or not dash or not since.isdigit() or not until.isdigit():
         return None
-    return datetime.fromtimestamp(int(seconds), UTC)
+    return datetime.fromtimestamp(int(since), UTC), datetime.fromtimestamp(int(until), UTC)
 
 
 def names_a_version(physical_id: str) -> bool:

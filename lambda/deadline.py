@@ -29,8 +29,8 @@ class Interrupted(BaseException):
 class Deadline:
     """Raises :class:`OutOfTime` once the remaining time drops below a safety margin.
 
-    The margin is 10% of the time left at start, between 5 and 30 seconds: enough to delete an
-    Unfinished version and answer CloudFormation.
+    The margin is 10% of the time left at start, between 5 and 30 seconds: enough to clean up
+    after a failed run and answer CloudFormation.
     """
 
     def __init__(self, remaining_ms: Callable[[], int]) -> None:
@@ -38,6 +38,11 @@ class Deadline:
         self.margin_seconds = max(5.0, min(30.0, remaining_ms() / 1000 * 0.1))
         #: What the last check was about: the reason given if the Lambda times out anyway.
         self.doing = "starting"
+
+    @property
+    def seconds_to_end(self) -> float:
+        """Seconds until the Lambda timeout itself."""
+        return self._remaining_ms() / 1000
 
     @property
     def seconds_left(self) -> float:
@@ -57,13 +62,14 @@ class Deadline:
     def interrupting(self, margin_seconds: float | None = None) -> Iterator[None]:
         """Run the block, interrupting it when the margin is reached, wherever it waits.
 
-        Checks between chunks cannot stop a call stuck in a socket (a server holding its answer
-        to an upload, with botocore's long read timeout): a ``SIGALRM`` at the margin raises
-        :class:`Interrupted` in the main thread, which unwinds through botocore unretried and
-        leaves the block as :class:`OutOfTime`. The alarm is off again when the block ends, so
-        the cleanup that follows is not interrupted, and a timer set before (a test runner's)
-        is given back. ``margin_seconds`` overrides the margin (a cleanup may use the time the
-        margin kept for it). Outside the main thread (signals cannot be used there) the block
+        Checks between chunks cannot stop a call stuck in a socket (a server holding its answer to
+        an upload, with botocore's long read timeout): a ``SIGALRM`` at the margin raises
+        :class:`Interrupted` in the main thread, which unwinds through botocore unretried and leaves
+        the block as :class:`OutOfTime` (as :class:`Interrupted` itself if it strikes just as the
+        block ends: callers that must not fail catch both). The alarm is off again when the block
+        ends, so the cleanup that follows is not interrupted, and a timer set before (a test
+        runner's) is given back. ``margin_seconds`` overrides the margin (a cleanup may use the time
+        the margin kept for it). Outside the main thread (signals cannot be used there) the block
         runs without the alarm.
         """
         margin = self.margin_seconds if margin_seconds is None else margin_seconds

@@ -12,8 +12,9 @@ import functools
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -156,10 +157,34 @@ _timeout_answer = FAILED
 
 
 def _begin_invocation(context: Any) -> None:
+    """Per-invocation state: the deadline, the timer's answer, one answer not sent yet."""
     global _current_deadline, _timeout_answer  # noqa: PLW0603 - one invocation at a time
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     _current_deadline = Deadline(remaining) if callable(remaining) else NO_DEADLINE
     _timeout_answer = FAILED
+    _answered.clear()
+
+
+#: Set once this invocation answered CloudFormation (by the handler or by crhelper's timer).
+_answered = threading.Event()
+_answer_lock = threading.Lock()
+_crhelper_send = helper._send  # type: ignore[attr-defined]
+
+
+def _send_once(status: str | None = None, reason: str = "", **kwargs: Any) -> None:
+    """crhelper's ``_send``, but only the first answer of an invocation goes out.
+
+    crhelper's timer and the handler could otherwise both answer, with different statuses.
+    """
+    with _answer_lock:
+        if _answered.is_set():
+            log_line("second_answer_dropped", level=logging.WARNING, status=status)
+            return
+        _answered.set()
+    _crhelper_send(status, reason, **kwargs)
+
+
+helper._send = _send_once  # type: ignore[attr-defined]
 
 
 def _answer_success_on_timeout() -> None:
@@ -182,7 +207,7 @@ helper._timeout = _timed_out  # type: ignore[attr-defined]
 def _request(event: Mapping[str, Any], context: Any) -> VersionRequest:
     properties = event.get("ResourceProperties")
     if not isinstance(properties, Mapping):
-        raise PublishFailed("the event has no ResourceProperties map")
+        raise InvalidProperties(["the event has no ResourceProperties map"])
     return parse_request(properties, default_owner=_account_of(context))
 
 
@@ -206,7 +231,10 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
     def mark_failed_create(since: datetime) -> None:
         # Should this Create fail, its answer (and so its rollback Delete) says it wrote.
         if event.get("RequestType") == "Create":
-            helper.PhysicalResourceId = contract.wrote_marked(helper.PhysicalResourceId, since)
+            until = datetime.now(UTC) + timedelta(seconds=min(deadline.seconds_to_end, 900.0))
+            helper.PhysicalResourceId = contract.wrote_marked(
+                helper.PhysicalResourceId, since, until
+            )
 
     result = publish(
         request,
@@ -275,14 +303,15 @@ def _discard_after_failed_create(request: VersionRequest, stack_id: str, physica
     """The Delete of a failed Create (its id was generated): discard what it may have left.
 
     The Create cleaned up after itself, but an upload it had given up on at its deadline can
-    still land afterwards. Only during a rollback, and only when the Create's id says it wrote,
-    :func:`discard_leftover` deletes such a version. Best effort, within the deadline: this
-    Delete always succeeds, or the stack's rollback would fail.
+    still land afterwards. Only during a rollback, and only when the Create's id says it wrote
+    (and when), :func:`discard_leftover` deletes such a version. Nothing here fails the
+    Delete, within the deadline or at it: a FAILED would fail the stack's rollback.
     """
-    since = contract.wrote_since(physical_id)
-    if since is None:
+    span = contract.wrote_span(physical_id)
+    if span is None:
         log_line("delete_ignored", physical_id=physical_id, why="the failed Create wrote nothing")
         return
+    _current_deadline.doing = f"discarding what the failed Create left of {request.label}"
     try:
         with _current_deadline.interrupting():
             if not is_rolling_back(_cloudformation(), stack_id):
@@ -291,10 +320,10 @@ def _discard_after_failed_create(request: VersionRequest, stack_id: str, physica
             outcome = discard_leftover(
                 request,
                 PackageVersionRepository(_codeartifact(), request),
-                since=since,
                 sha256s={a.name: a.sha256 for a in request.assets},
+                published_between=span,
             )
-    except Exception as error:
+    except (Exception, Interrupted) as error:
         log_line("failed_create_cleanup", version=request.label, reason=reason_for(error))
         return
     log_line("failed_create_cleanup", version=request.label, outcome=outcome)

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from . import contract
 from .codeartifact_repository import PackageVersionRepository, StoredAsset, VersionState
 from .contract import Removal, Status
-from .deadline import NO_DEADLINE, Deadline
+from .deadline import NO_DEADLINE, Deadline, Interrupted
 from .errors import PublishFailed, client_error_code, reason_for
 from .log import log_line
 from .properties import AssetSpec, VersionRequest
@@ -70,40 +70,34 @@ def publish(
 ) -> PublishResult:
     """Make CodeArtifact hold ``request``'s version with exactly its assets and status.
 
-    ``on_first_write`` is called once, before the first asset is written to a version that
-    did not exist, with the time it was found absent: what a failed run leaves from then on is
-    its own (see :func:`discard_leftover`).
+    ``on_first_write`` is called once, before the first asset is written to a version that is
+    absent (never there, or just deleted by ``replace_existing``), with the time it was found
+    absent: what a failed run leaves from then on is its own (see :func:`discard_leftover`).
     """
     looked_at = datetime.now(UTC)
-    with deadline.interrupting():
-        existing = repository.describe()
-        stored = repository.assets() if existing is not None else {}
-        plans = [_plan(spec, source) for spec in request.assets]
-        # Every stored asset must be these bytes before anything is written (a publish could
-        # otherwise seal a version with stale bytes): hash those nobody knows, one read each.
-        for plan in plans:
-            if plan.spec.name in stored and plan.sha256 is None:
-                plan.sha256 = _hash_object(plan, source, deadline)
-    conflict = _conflict(request, existing, plans, stored)
-    if conflict is not None:
-        if not request.replace_existing:
-            raise PublishFailed(conflict)
-        looked_at = datetime.now(UTC)
-        _replace(request, repository)
-        existing, stored = None, {}
-
-    if existing is not None and existing.status != Status.UNFINISHED:
-        # Sealed with exactly the declared assets: only the status may still change. It existed
-        # before this run, which cannot tell an earlier delivery of its own event from another
-        # stack publishing the same bytes: adopted, the side that never deletes it.
-        log_line("already_published", version=request.label, revision=existing.revision)
-        return _result(_settle_status(request, repository, existing), plans, adopted=True)
-
-    if existing is None:
-        on_first_write(looked_at)
+    wrote = False
+    plans: list[_Planned] = []
     try:
         # Interrupted at the deadline's margin, wherever it waits, so the cleanup below runs.
         with deadline.interrupting():
+            existing, stored = _survey(request, source, repository, plans, deadline)
+            conflict = _conflict(request, existing, plans, stored)
+            if conflict is not None:
+                if not request.replace_existing:
+                    raise PublishFailed(conflict)
+                looked_at = datetime.now(UTC)
+                _replace(request, repository)
+                existing, stored = None, {}
+            if existing is not None and existing.status != Status.UNFINISHED:
+                # Sealed with exactly the declared assets: only the status may still change.
+                # It existed before this run, which cannot tell an earlier delivery of its own
+                # event from another stack publishing the same bytes: adopted, the side that
+                # never deletes it.
+                log_line("already_published", version=request.label, revision=existing.revision)
+                return _result(_settle_status(request, repository, existing), plans, adopted=True)
+            if existing is None:
+                on_first_write(looked_at)
+                wrote = True
             state = _publish_missing(
                 request, plans, source, repository, stored, spool_dir, deadline
             )
@@ -112,16 +106,35 @@ def publish(
         # run of this very resource): the version counts as created here, not adopted.
         return _result(state, plans, adopted=False)
     except AssetPublishFailed as failure:
-        settled = _settled_by_another_writer(request, repository, plans, failure.error)
+        settled = _settled_within_margin(request, repository, plans, failure.error, deadline)
         if settled is not None:
             return settled
-        if existing is None:
-            _remove_leftover(request, repository, plans, looked_at, deadline, failure)
+        if wrote:
+            _remove_leftover(request, repository, plans, deadline, failure)
         raise
     except BaseException as error:
-        if existing is None:
-            _remove_leftover(request, repository, plans, looked_at, deadline, error)
+        if wrote:
+            _remove_leftover(request, repository, plans, deadline, error)
         raise
+
+
+def _survey(
+    request: VersionRequest,
+    source: S3ObjectSource,
+    repository: PackageVersionRepository,
+    plans: list[_Planned],
+    deadline: Deadline,
+) -> tuple[VersionState | None, dict[str, StoredAsset]]:
+    """The version as it is, and the plan of each declared asset (appended to ``plans``)."""
+    existing = repository.describe()
+    stored = repository.assets() if existing is not None else {}
+    plans.extend(_plan(spec, source) for spec in request.assets)
+    # Every stored asset must be these bytes before anything is written (a publish could
+    # otherwise seal a version with stale bytes): hash those nobody knows, one read each.
+    for plan in plans:
+        if plan.spec.name in stored and plan.sha256 is None:
+            plan.sha256 = _hash_object(plan, source, deadline)
+    return existing, stored
 
 
 def _conflict(
@@ -275,6 +288,22 @@ def _settle_status(
     return repository.set_status(request.status, expected=current)
 
 
+def _settled_within_margin(
+    request: VersionRequest,
+    repository: PackageVersionRepository,
+    plans: Sequence[_Planned],
+    error: ClientError,
+    deadline: Deadline,
+) -> PublishResult | None:
+    """:func:`_settled_by_another_writer`, given up (None) when the margin runs out."""
+    try:
+        with deadline.interrupting(margin_seconds=_CLEANUP_MARGIN_SECONDS):
+            return _settled_by_another_writer(request, repository, plans, error)
+    except (Exception, Interrupted) as failure:
+        log_line("settled_check_failed", version=request.label, reason=reason_for(failure))
+        return None
+
+
 def _settled_by_another_writer(
     request: VersionRequest,
     repository: PackageVersionRepository,
@@ -300,6 +329,8 @@ def _settled_by_another_writer(
 
 #: Tolerated difference between the Lambda's clock and CodeArtifact's.
 _CLOCK_SKEW = timedelta(seconds=2)
+#: How long after a failed run ended an upload it had sent may still land.
+_LATE_LANDING = timedelta(minutes=10)
 #: What is left of the margin when the cleanup of a failed run must give up.
 _CLEANUP_MARGIN_SECONDS = 1.5
 
@@ -308,17 +339,16 @@ def _remove_leftover(
     request: VersionRequest,
     repository: PackageVersionRepository,
     plans: Sequence[_Planned],
-    since: datetime,
     deadline: Deadline,
     cause: BaseException,
 ) -> None:
-    """Best effort, within the margin: delete the version this failed run created (see
-    :func:`discard_leftover`); the original failure is what gets reported."""
-    known = {p.spec.name: p.sha256 for p in plans}
+    """Best effort, within the margin: delete the Unfinished version this failed run created
+    (see :func:`discard_leftover`); the original failure is what gets reported."""
+    written = {p.spec.name: p.sha256 for p in plans}
     try:
         with deadline.interrupting(margin_seconds=_CLEANUP_MARGIN_SECONDS):
-            outcome = discard_leftover(request, repository, since=since, sha256s=known)
-    except Exception as error:
+            outcome = discard_leftover(request, repository, sha256s=written)
+    except (Exception, Interrupted) as error:
         log_line("cleanup_failed", version=request.label, reason=reason_for(error))
         return
     log_line("cleanup", version=request.label, outcome=outcome, cause=reason_for(cause))
@@ -328,23 +358,24 @@ def discard_leftover(
     request: VersionRequest,
     repository: PackageVersionRepository,
     *,
-    since: datetime,
     sha256s: Mapping[str, str | None],
+    published_between: tuple[datetime, datetime] | None = None,
 ) -> str:
-    """Delete what a failed run left of ``request``'s version, and nothing else.
+    """Delete what a failed run left of ``request``'s version, if it can tell it is that.
 
-    The run found the version absent at ``since`` and then wrote to it. It leaves an
-    Unfinished version, or even a Published one when an upload it had given up on at its
-    deadline reaches CodeArtifact after its own cleanup. The version is deleted only when it
-    holds exactly bytes the run wrote (``sha256s`` by asset name; an unknown SHA256 never
-    matches), all of them if it is no longer Unfinished, and was published since ``since``
-    (for an Unfinished version without ``publishedTime``, assumed). Anything else was written
-    by someone else and is kept. Returns what was done, for the log.
+    The version must hold only bytes the run wrote (``sha256s`` by asset name; an unknown
+    SHA256 never matches). Without ``published_between`` (the run's own cleanup, right after
+    it found the version absent and wrote to it) only an Unfinished version is deleted. With
+    the run's span (the rollback of a failed Create, later), a version an upload the run had
+    given up on sealed after all is deleted too: it must then hold all of those assets, and
+    its ``publishedTime`` must fall in the span (give or take the clock skew, plus the time a
+    late upload may take to land). Anything else is kept, though identical bytes published by
+    someone else within that span cannot be told apart. Returns what was done, for the log.
     """
     state = repository.describe()
     if state is None:
         return "nothing to discard"
-    foreign = _written_by_someone_else(state, since) or _other_assets(
+    foreign = _written_by_someone_else(state, published_between) or _other_assets(
         state, repository.assets(), sha256s
     )
     if foreign:
@@ -354,14 +385,17 @@ def discard_leftover(
     return "kept: it changed meanwhile"
 
 
-def _written_by_someone_else(state: VersionState, since: datetime) -> str | None:
-    """Why the version's publishedTime shows another writer, or None."""
+def _written_by_someone_else(
+    state: VersionState, published_between: tuple[datetime, datetime] | None
+) -> str | None:
+    """Why the version's status or publishedTime shows another writer, or None."""
+    if published_between is None:
+        return None if state.status == Status.UNFINISHED else f"it is {state.status}"
     if state.published_time is None:
-        if state.status == Status.UNFINISHED:
-            return None
         return f"{state.status}, with no publishedTime to tell who published it"
-    if state.published_time < since - _CLOCK_SKEW:
-        return f"{state.status} since before the failed run"
+    began, ended = published_between
+    if not began - _CLOCK_SKEW <= state.published_time <= ended + _LATE_LANDING:
+        return f"{state.status} since {state.published_time.isoformat()}, outside the failed run"
     return None
 
 

@@ -159,18 +159,25 @@ def test_15_malformed_update_fails_and_keeps_the_version(world: World) -> None:
     assert version is not None and version["revision"] == revision
 
 
-def test_15_delete_with_malformed_properties_succeeds_and_deletes_nothing(world: World) -> None:
+@pytest.mark.parametrize("properties", ["unparsable", "absent"])
+def test_15_delete_with_malformed_properties_succeeds_and_deletes_nothing(
+    world: World, properties: str
+) -> None:
     # GIVEN a created version whose stack would destroy it
     props = world.props([world.put("a.bin", b"a")], RemovalPolicy="Destroy")
     created = world.send("Create", props)
     assert created.response is not None and created.response.succeeded, dump(created)
-    # WHEN a Delete arrives whose properties cannot be parsed
-    outcome = world.send(
-        "Delete",
-        {**props, "Assets": "", "Domain": "Bad_Domain"},
-        physical_id=created.response.physical_resource_id,
-    )
-    # THEN SUCCESS (a Delete that cannot act must not block the stack) and nothing deleted
+    physical_id = created.response.physical_resource_id
+    # WHEN a Delete arrives whose properties cannot be parsed, or with no properties map
+    if properties == "unparsable":
+        broken = {**props, "Assets": "", "Domain": "Bad_Domain"}
+        outcome = world.send("Delete", broken, physical_id=physical_id)
+    else:
+        raw = {"ResourceProperties": None}
+        outcome = world.send("Delete", props, physical_id=physical_id, raw_event=raw)
+    # THEN SUCCESS with the same id (a Delete that cannot act must not block the stack), and
+    # nothing was deleted
     assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
+    assert outcome.response.physical_resource_id == physical_id
     assert world.calls() == []
     assert world.version() is not None

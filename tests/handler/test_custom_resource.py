@@ -236,7 +236,7 @@ def test_slow_publish_stops_before_the_timeout_and_its_late_landing_is_rolled_ba
         assert "'first'" in outcome.response.reason
         assert not outcome.invocation.timed_out
         generated = outcome.response.physical_resource_id
-        assert "/" not in generated and contract.wrote_since(generated) is not None
+        assert "/" not in generated and contract.wrote_span(generated) is not None
         # WHEN the upload it gave up on lands after its cleanup (the request had reached the
         # service whole), and CloudFormation then rolls the Create back
         assert answered_late.wait(timeout=10)

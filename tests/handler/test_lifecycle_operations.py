@@ -180,61 +180,72 @@ def test_removing_a_version_that_is_gone_succeeds(servers: Servers, repo: Repo) 
 
 
 def _discard(
-    servers: Servers, request: VersionRequest, since: datetime, data: bytes | None = b"payload"
+    servers: Servers,
+    request: VersionRequest,
+    span: tuple[datetime, datetime] | None = None,
+    data: bytes | None = b"payload",
 ) -> str:
-    """discard_leftover for a failed run that found 1.0.0 absent at ``since`` and wrote a.bin
-    with ``data`` (None: bytes whose SHA256 nobody knows)."""
+    """discard_leftover for a failed run that wrote a.bin with ``data`` (None: bytes whose
+    SHA256 nobody knows), in its own cleanup (no ``span``) or at its rollback."""
     sha256 = hashlib.sha256(data).hexdigest() if data is not None else None
     repository = PackageVersionRepository(servers.codeartifact_client(), request)
-    return discard_leftover(request, repository, since=since, sha256s={"a.bin": sha256})
+    return discard_leftover(request, repository, sha256s={"a.bin": sha256}, published_between=span)
 
 
-@pytest.mark.parametrize("status", ["Unfinished", "Published"])
-def test_discarding_deletes_what_the_failed_run_left(
-    servers: Servers, repo: Repo, status: str
-) -> None:
-    # GIVEN a run that found 1.0.0 absent, then a.bin that landed after it gave up (leaving
-    # the version Unfinished, or Published when it was the last asset)
-    since = datetime.now(UTC)
-    _publish(servers, repo, _request(repo, status=status))
-    # WHEN the failed run's leftover is discarded
-    done = _discard(servers, _request(repo), since)
-    # THEN the version is gone
-    assert done == f"deleted the {status} version"
-    assert _state(servers, _request(repo)) is None
+def _span_around_now() -> tuple[datetime, datetime]:
+    return datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=30)
 
 
 @pytest.mark.parametrize(
-    ("written", "why"),
+    ("status", "at_rollback", "outcome"),
     [
-        (b"other bytes", "it holds other bytes than the failed run wrote"),
-        (None, "it holds other bytes than the failed run wrote"),
+        ("Unfinished", False, "deleted the Unfinished version"),
+        ("Unfinished", True, "deleted the Unfinished version"),
+        ("Published", True, "deleted the Published version"),
+        ("Published", False, "kept: it is Published"),
     ],
 )
-def test_discarding_keeps_bytes_the_failed_run_did_not_write(
-    servers: Servers, repo: Repo, written: bytes | None, why: str
+def test_discarding_what_the_failed_run_left(
+    servers: Servers, repo: Repo, status: str, at_rollback: bool, outcome: str
 ) -> None:
-    # GIVEN an Unfinished 1.0.0 holding a.bin ("payload"), published after the run looked
-    since = datetime.now(UTC)
+    # GIVEN a run that found 1.0.0 absent, then a.bin that landed (leaving the version
+    # Unfinished, or Published when it was the last asset)
+    span = _span_around_now()
+    _publish(servers, repo, _request(repo, status=status))
+    # WHEN the leftover is discarded by the run's own cleanup, or at its rollback
+    done = _discard(servers, _request(repo), span if at_rollback else None)
+    # THEN an Unfinished version goes either way, a sealed one only at the rollback (the run's
+    # own cleanup cannot tell it from a version another stack just published)
+    assert done == outcome
+    assert _state(servers, _request(repo)) == (status if done.startswith("kept") else None)
+
+
+@pytest.mark.parametrize("written", [b"other bytes", None])
+def test_discarding_keeps_bytes_the_failed_run_did_not_write(
+    servers: Servers, repo: Repo, written: bytes | None
+) -> None:
+    # GIVEN an Unfinished 1.0.0 holding a.bin ("payload"), published during the run
+    span = _span_around_now()
     _publish(servers, repo, _request(repo, status="Unfinished"))
     # WHEN the leftover of a run that wrote other bytes (or bytes of unknown SHA256) is
     # discarded
-    done = _discard(servers, _request(repo), since, written)
+    done = _discard(servers, _request(repo), span, written)
     # THEN it is kept: someone else wrote it
-    assert done == f"kept: {why}"
+    assert done == "kept: it holds other bytes than the failed run wrote"
     assert _state(servers, _request(repo)) == "Unfinished"
 
 
-def test_discarding_keeps_a_version_published_before_the_failed_run_looked(
-    servers: Servers, repo: Repo
+@pytest.mark.parametrize("shift", [timedelta(seconds=60), timedelta(minutes=-30)])
+def test_discarding_keeps_a_version_published_outside_the_failed_run(
+    servers: Servers, repo: Repo, shift: timedelta
 ) -> None:
-    # GIVEN 1.0.0 Published with exactly the bytes, before the failed run looked
+    # GIVEN 1.0.0 Published with exactly the bytes, long before or long after the failed run
     _publish(servers, repo, _request(repo))
-    since = datetime.now(UTC) + timedelta(seconds=60)
-    # WHEN the failed run's leftover is discarded
-    done = _discard(servers, _request(repo), since)
+    began, ended = _span_around_now()
+    # WHEN its rollback discards the leftover
+    done = _discard(servers, _request(repo), (began + shift, ended + shift))
     # THEN it is kept
-    assert done == "kept: Published since before the failed run"
+    assert done.startswith("kept: Published since ") and done.endswith("outside the failed run")
     assert _state(servers, _request(repo)) == "Published"
 
 
@@ -242,13 +253,13 @@ def test_discarding_a_sealed_version_needs_every_asset_to_be_the_runs(
     servers: Servers, repo: Repo
 ) -> None:
     # GIVEN a Published 1.0.0 holding a.bin, and a run that wrote a.bin and b.bin
-    since = datetime.now(UTC)
+    span = _span_around_now()
     _publish(servers, repo, _request(repo))
     request = _request(repo)
     repository = PackageVersionRepository(servers.codeartifact_client(), request)
     both = {"a.bin": hashlib.sha256(b"payload").hexdigest(), "b.bin": "0" * 64}
-    # WHEN its leftover is discarded
-    done = discard_leftover(request, repository, since=since, sha256s=both)
+    # WHEN its rollback discards the leftover
+    done = discard_leftover(request, repository, sha256s=both, published_between=span)
     # THEN it is kept: a Published version with fewer assets is not what the run published
     assert done == "kept: it holds another set of assets than the failed run wrote"
     assert _state(servers, request) == "Published"
