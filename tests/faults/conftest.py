@@ -90,6 +90,17 @@ class World:
         self._mark = 0
         self._operation_begun = False
 
+    @property
+    def package(self) -> dict[str, str]:
+        """The scenario's package, as CodeArtifact's package-level calls name it."""
+        return {
+            "domain": self.domain,
+            "repository": self.repository,
+            "format": "generic",
+            "namespace": NAMESPACE,
+            "package": PACKAGE,
+        }
+
     # --------------------------------------------------------------------------- arranging
 
     def put(
@@ -123,11 +134,7 @@ class World:
         for name in names:
             data = assets[name]
             revision = self.codeartifact.publish_package_version(
-                domain=self.domain,
-                repository=self.repository,
-                format="generic",
-                namespace=NAMESPACE,
-                package=PACKAGE,
+                **self.package,
                 packageVersion=version,
                 assetName=name,
                 assetContent=data,
@@ -142,7 +149,8 @@ class World:
         """Deliver one CloudFormation event to the real handler; calls are recorded from here.
 
         The first event of a scenario begins the stack operation (``DescribeStacks`` then
-        says it was created now): what was published before it existed before the stack.
+        answers ``CREATE_IN_PROGRESS``; a scenario moves on with
+        ``harness.continue_stack_operation``, e.g. to a rollback).
         """
         if not self._operation_begun:
             self.kit.harness.begin_stack_operation()
@@ -165,11 +173,7 @@ class World:
         """DescribePackageVersion's ``packageVersion``, or None when there is no such version."""
         try:
             described = self.codeartifact.describe_package_version(
-                domain=self.domain,
-                repository=self.repository,
-                format="generic",
-                namespace=NAMESPACE,
-                package=PACKAGE,
+                **self.package,
                 packageVersion=version,
             )
         except self.codeartifact.exceptions.ResourceNotFoundException:
@@ -180,11 +184,7 @@ class World:
     def assets(self, version: str = "1.0.0") -> list[tuple[str, str]]:
         """``(name, sha256)`` of every asset of the version, as ListPackageVersionAssets says."""
         listed = self.codeartifact.list_package_version_assets(
-            domain=self.domain,
-            repository=self.repository,
-            format="generic",
-            namespace=NAMESPACE,
-            package=PACKAGE,
+            **self.package,
             packageVersion=version,
         )["assets"]
         return [(a["name"], a["hashes"]["SHA-256"]) for a in listed]
@@ -193,11 +193,7 @@ class World:
         """Every version of the package (empty when the package does not exist)."""
         try:
             listed = self.codeartifact.list_package_versions(
-                domain=self.domain,
-                repository=self.repository,
-                format="generic",
-                namespace=NAMESPACE,
-                package=PACKAGE,
+                **self.package,
             )["versions"]
         except self.codeartifact.exceptions.ResourceNotFoundException:
             return []
