@@ -12,6 +12,21 @@ from codeartifact_generic.handler import contract
 from codeartifact_generic import GenericPackageVersion, PackageAsset, ValidationError
 
 
+def _declare(
+    stack: cdk.Stack, construct_id: str, assets: list[PackageAsset], **overrides: str
+) -> GenericPackageVersion:
+    """A version with valid names (``overrides`` replaces some) holding ``assets``."""
+    names = {
+        "domain": "d1",
+        "repository": "r1",
+        "namespace": "n",
+        "package": "p",
+        "version": "1",
+        **overrides,
+    }
+    return GenericPackageVersion(stack, construct_id, assets=assets, **names)
+
+
 def test_every_problem_is_reported_at_once(
     stack: cdk.Stack, make_file: Callable[[str, bytes], Path], tmp_path: Path
 ) -> None:
@@ -64,41 +79,20 @@ def test_too_many_assets_and_empty_assets_are_rejected(stack: cdk.Stack) -> None
     with pytest.raises(
         ValidationError, match="151 assets; a generic package version holds at most 150"
     ):
-        GenericPackageVersion(
-            stack,
-            "Many",
-            domain="d1",
-            repository="r1",
-            namespace="n",
-            package="p",
-            version="1",
-            assets=too_many,
-        )
+        _declare(stack, "Many", too_many)
     with pytest.raises(ValidationError, match="at least one asset is required"):
-        GenericPackageVersion(
-            stack,
-            "None",
-            domain="d1",
-            repository="r1",
-            namespace="n",
-            package="p",
-            version="1",
-            assets=[],
-        )
+        _declare(stack, "None", [])
 
 
 def test_name_lengths_are_checked(stack: cdk.Stack) -> None:
     # GIVEN a package name of 256 characters and a domain of 51
     with pytest.raises(ValidationError) as caught:
-        GenericPackageVersion(
+        _declare(
             stack,
             "Long",
+            [PackageAsset.from_data("a.txt", "x")],
             domain="d" * 51,
-            repository="r1",
-            namespace="n",
             package="p" * 256,
-            version="1",
-            assets=[PackageAsset.from_data("a.txt", "x")],
         )
     # THEN both lengths are named with their bounds
     text = str(caught.value)
@@ -111,56 +105,20 @@ def test_bucket_asset_needs_a_name_when_the_key_is_a_token(stack: cdk.Stack) -> 
     key = cdk.CfnParameter(stack, "Key").value_as_string
     # WHEN / THEN the missing name is reported
     with pytest.raises(ValidationError, match="asset name is required"):
-        GenericPackageVersion(
-            stack,
-            "V",
-            domain="d1",
-            repository="r1",
-            namespace="n",
-            package="p",
-            version="1",
-            assets=[PackageAsset.from_bucket("my-bucket", key)],
-        )
+        _declare(stack, "V", [PackageAsset.from_bucket("my-bucket", key)])
 
 
 def test_bad_declared_sha256_is_rejected(stack: cdk.Stack) -> None:
     with pytest.raises(ValidationError, match="sha256 'ABC' must be 64 to 64 characters"):
-        GenericPackageVersion(
-            stack,
-            "V",
-            domain="d1",
-            repository="r1",
-            namespace="n",
-            package="p",
-            version="1",
-            assets=[PackageAsset.from_bucket("my-bucket", "k/a.bin", sha256="ABC")],
-        )
+        _declare(stack, "V", [PackageAsset.from_bucket("my-bucket", "k/a.bin", sha256="ABC")])
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "ünïcode-名前.bin", "a~!@^&()-`_+[]{};,.z", "1"])
 def test_asset_names_the_cli_reference_allows_pass(stack: cdk.Stack, name: str) -> None:
-    GenericPackageVersion(
-        stack,
-        "V",
-        domain="d1",
-        repository="r1",
-        namespace="n",
-        package="p",
-        version="1",
-        assets=[PackageAsset.from_data(name, "x")],
-    )
+    _declare(stack, "V", [PackageAsset.from_data(name, "x")])
 
 
 @pytest.mark.parametrize("name", ["a b", "a/b", "a#b", "a$b", "a*b", "a\tb", "x" * 256])
 def test_asset_names_outside_the_documented_set_fail(stack: cdk.Stack, name: str) -> None:
     with pytest.raises(ValidationError, match="asset name"):
-        GenericPackageVersion(
-            stack,
-            "V",
-            domain="d1",
-            repository="r1",
-            namespace="n",
-            package="p",
-            version="1",
-            assets=[PackageAsset.from_data(name, "x")],
-        )
+        _declare(stack, "V", [PackageAsset.from_data(name, "x")])
