@@ -503,15 +503,22 @@ def _secondary(ctx: ProviderContext, what: str, call: Callable[[], object]) -> N
     The emulator implements the calls the construct needs, not every configuration API
     (policies, external connections, UpdateRepository): those settings are then recorded.
     """
+    if not _call_tolerating(call, "UnknownOperationException"):
+        ctx.reporter.warn(f"the CodeArtifact endpoint does not implement {what}: recorded only")
+
+
+def _call_tolerating(call: Callable[[], object], tolerated: str) -> bool:
+    """Run an AWS call; False when it failed with the ``tolerated`` error code, any other
+    failure becomes a :class:`ProviderError` with CloudFormation's wording."""
     try:
         call()
     except ClientError as exc:
-        if _error_code(exc) == "UnknownOperationException":
-            ctx.reporter.warn(f"the CodeArtifact endpoint does not implement {what}: recorded only")
-            return
+        if _error_code(exc) == tolerated:
+            return False
         raise ProviderError(_client_reason(exc)) from None
     except BotoCoreError as exc:
         raise ProviderError(_client_reason(exc)) from None
+    return True
 
 
 class CodeArtifactDomainProvider(ResourceProvider):
@@ -588,16 +595,12 @@ class CodeArtifactDomainProvider(ResourceProvider):
     ) -> None:
         """``DeleteDomain`` (fails while it has repositories, as in AWS)."""
         attrs = resource.attributes
-        try:
-            ctx.codeartifact().delete_domain(
+        _call_tolerating(  # an already deleted domain is fine
+            lambda: ctx.codeartifact().delete_domain(
                 domain=str(attrs.get("Name")), domainOwner=str(attrs.get("Owner"))
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "ResourceNotFoundException":
-                return
-            raise ProviderError(_client_reason(exc)) from None
-        except BotoCoreError as exc:
-            raise ProviderError(_client_reason(exc)) from None
+            ),
+            "ResourceNotFoundException",
+        )
 
 
 class CodeArtifactRepositoryProvider(ResourceProvider):
@@ -736,14 +739,10 @@ class CodeArtifactRepositoryProvider(ResourceProvider):
         self, ctx: ProviderContext, resource: ResourceState, stack_name: str, stack_id: str
     ) -> None:
         """``DeleteRepository``."""
-        try:
-            ctx.codeartifact().delete_repository(**self._where(resource))
-        except ClientError as exc:
-            if _error_code(exc) == "ResourceNotFoundException":
-                return
-            raise ProviderError(_client_reason(exc)) from None
-        except BotoCoreError as exc:
-            raise ProviderError(_client_reason(exc)) from None
+        _call_tolerating(  # an already deleted repository is fine
+            lambda: ctx.codeartifact().delete_repository(**self._where(resource)),
+            "ResourceNotFoundException",
+        )
 
 
 def default_providers() -> dict[str, ResourceProvider]:
