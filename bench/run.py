@@ -307,22 +307,29 @@ class Bench:
 
         return self._measured(variant, obj, repeat, run)
 
+    def _workload(self, name: str, kind: str, *args: str) -> tuple[ProcessStats, dict[str, Any]]:
+        """Run ``python -m bench.workloads <kind> <args>`` measured; its stats and the last
+        JSON line it printed."""
+        log = self.logs / f"{name}.log"
+        stats = run_process(
+            [sys.executable, "-m", "bench.workloads", kind, *args],
+            log_path=log,
+            env=self._python_env(),
+            cwd=REPO_ROOT,
+            services=self.services.pids(),
+        )
+        return stats, _last_json(log)
+
     def floor_get(self, obj: BenchObject, repeat: int) -> dict[str, Any]:
         """One streaming boto3 GET of the object to /dev/null."""
 
         def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
-            log = self.logs / f"{name}.log"
-            stats = run_process(
-                [
-                    *(sys.executable, "-m", "bench.workloads", "get"),
-                    *("--endpoint", self.endpoints.s3, "--bucket", BUCKET, "--key", obj.key),
-                ],
-                log_path=log,
-                env=self._python_env(),
-                cwd=REPO_ROOT,
-                services=self.services.pids(),
+            stats, said = self._workload(
+                name,
+                "get",
+                *("--endpoint", self.endpoints.s3, "--bucket", BUCKET, "--key", obj.key),
             )
-            seen = _last_json(log).get("bytes")
+            seen = said.get("bytes")
             problem = None if seen == obj.size else f"read {seen} bytes"
             return stats, {"problem": problem}
 
@@ -332,15 +339,8 @@ class Bench:
         """Raw hashlib.sha256 over the local copy of the object."""
 
         def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
-            log = self.logs / f"{name}.log"
-            stats = run_process(
-                [sys.executable, "-m", "bench.workloads", "hash", "--file", str(obj.path)],
-                log_path=log,
-                env=self._python_env(),
-                cwd=REPO_ROOT,
-                services=self.services.pids(),
-            )
-            seen = _last_json(log).get("sha256")
+            stats, said = self._workload(name, "hash", "--file", str(obj.path))
+            seen = said.get("sha256")
             problem = None if seen == obj.sha256 else f"hashlib said {seen!r}"
             return stats, {"problem": problem}
 
@@ -351,19 +351,13 @@ class Bench:
         package, version = f"object-{obj.size_mib}mib", f"publish-r{repeat}"
 
         def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
-            log = self.logs / f"{name}.log"
-            stats = run_process(
-                [
-                    *(sys.executable, "-m", "bench.workloads", "publish"),
-                    *("--endpoint", self.endpoints.codeartifact, "--file", str(obj.path)),
-                    *("--sha256", obj.sha256, "--domain", DOMAIN, "--repository", REPOSITORY),
-                    *("--namespace", NAMESPACE, "--package", package, "--version", version),
-                    *("--asset-name", obj.path.name),
-                ],
-                log_path=log,
-                env=self._python_env(),
-                cwd=REPO_ROOT,
-                services=self.services.pids(),
+            stats, _said = self._workload(
+                name,
+                "publish",
+                *("--endpoint", self.endpoints.codeartifact, "--file", str(obj.path)),
+                *("--sha256", obj.sha256, "--domain", DOMAIN, "--repository", REPOSITORY),
+                *("--namespace", NAMESPACE, "--package", package, "--version", version),
+                *("--asset-name", obj.path.name),
             )
             problem = None
             if stats.exit_code == 0:
