@@ -138,6 +138,9 @@ class StackServices(Protocol):
     def ssm_value(self, name: str) -> str | None:
         """An SSM parameter's value, as deployed or configured."""
 
+    def stack_output(self, stack_name: str, output_name: str) -> Any:
+        """A deployed stack's output value (``Fn::GetStackOutput``); ResolutionError if absent."""
+
     def save(self, stack: StackState) -> None:
         """Persist ``stack``."""
 
@@ -262,6 +265,10 @@ class StackUpdate:
             raise ResolutionError(f"No export named {export_name} found.")
         self.imports.add(export_name)
         return exports[export_name][1]
+
+    def stack_output(self, stack_name: str, output_name: str) -> Any:
+        """``Fn::GetStackOutput``: another stack's output, read now (a weak reference)."""
+        return self.services.stack_output(stack_name, output_name)
 
     def dynamic_reference(self, service: str, key: str) -> str:
         """``{{resolve:ssm:NAME}}`` (``NAME:VERSION`` accepted; the version is not checked)."""
