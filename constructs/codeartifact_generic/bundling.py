@@ -2,6 +2,9 @@
 
 The bundle holds ``codeartifact_generic_handler/`` (this library's ``handler`` package, without
 bytecode caches) and the installed pure-Python ``crhelper``. boto3 comes from the Lambda runtime.
+
+crhelper is located and versioned from its installed files, never imported: importing it imports
+boto3, which a plain install of this library (no ``[testing]`` extra) does not have.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.resources
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,9 +34,15 @@ def handler_source_dir() -> Path:
 
 
 def _crhelper_dir() -> Path:
-    import crhelper  # noqa: PLC0415 - only needed when bundling
-
-    return Path(crhelper.__file__).parent
+    """The installed ``crhelper`` package directory, found without importing it (no boto3)."""
+    spec = importlib.util.find_spec("crhelper")
+    locations = spec.submodule_search_locations if spec is not None else None
+    if not locations:
+        raise RuntimeError(
+            "crhelper is not installed: the handler bundle needs it "
+            "(pip install cdk-codeartifact-generic installs it)"
+        )
+    return Path(next(iter(locations)))
 
 
 def bundle_hash() -> str:

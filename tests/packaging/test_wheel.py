@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import sysconfig
 import textwrap
 import venv
@@ -14,22 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A wheel built from the working tree."""
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    (built,) = out.glob("cdk_codeartifact_generic-*.whl")
-    return built
 
 
 def test_wheel_ships_handler_and_kit_without_tests(wheel: Path) -> None:
