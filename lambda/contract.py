@@ -9,6 +9,7 @@ standard library: it is copied into the Lambda bundle as it is.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -104,11 +105,11 @@ class Removal:
     ACTIONS: Final = (DELETE, DISPOSE, ARCHIVE, UNLIST)
 
 
-#: Appended to the physical id of a version that existed before this resource (adopted):
+#: Joins a version's identity and the moment its resource was created in a physical id:
 #: ``#`` cannot occur in any name, so the id still splits back unambiguously.
-ADOPTED_SUFFIX: Final = "#adopted"
-#: Marks the generated physical id of a failed Create that wrote; see :func:`wrote_marked`.
-WROTE_MARKER: Final = "#wrote-"
+CREATED_MARKER: Final = "#since-"
+#: Legacy (0.1.0) ids of a version that existed before its resource ended in this.
+LEGACY_ADOPTED_SUFFIX: Final = "#adopted"
 
 # Service quotas (adjustable in AWS Service Quotas, hence overridable in the emulator).
 #: Largest asset, in bytes, a generic package version accepts ("5 GB").
@@ -193,32 +194,52 @@ def physical_resource_id(
     return "/".join((domain_owner, domain, repository, PACKAGE_FORMAT, namespace, package, version))
 
 
-def wrote_marked(generated_id: str, since: datetime, until: datetime) -> str:
-    """The generated id of a failed Create that had begun writing, at ``since``, a version it
-    found absent, and could run until ``until`` (whole seconds): its rollback Delete may
-    discard what the run left."""
-    return f"{generated_id}{WROTE_MARKER}{int(since.timestamp())}-{int(until.timestamp())}"
+def version_resource_id(identity: str, resource_created: datetime) -> str:
+    """Physical id of a resource whose version is ``identity``, created at ``resource_created``.
+
+    The creation moment (CloudFormation's, to the millisecond) rides along unchanged through
+    every Update, so the id is a pure function of the properties and the resource: a
+    redelivered event, and a rollback back to older properties, answer exactly the same id.
+    """
+    moment = resource_created.astimezone(UTC)
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return f"{identity}{CREATED_MARKER}{stamp}"
 
 
-def wrote_span(physical_id: str) -> tuple[datetime, datetime] | None:
-    """``(since, until)`` of the failed Create behind ``physical_id``, if it wrote."""
-    _, marker, span = physical_id.rpartition(WROTE_MARKER)
-    since, dash, until = span.partition("-")
-    if not marker or not dash or not since.isdigit() or not until.isdigit():
-        return None
-    return datetime.fromtimestamp(int(since), UTC), datetime.fromtimestamp(int(until), UTC)
+@dataclass(frozen=True)
+class ResourceId:
+    """A physical id taken apart: which version, and since when the resource exists."""
 
+    #: ``owner/domain/repo/generic/ns/package/version``; "" for an id CloudFormation (or
+    #: crhelper) generated for a Create that failed or was cancelled.
+    identity: str
+    #: When CloudFormation began creating the resource; None for a legacy or generated id.
+    resource_created: datetime | None
+    #: A legacy id marked ``#adopted``.
+    legacy_adopted: bool = False
 
-def names_a_version(physical_id: str) -> bool:
-    """Whether ``physical_id`` is a version's id (else it was generated for a failed Create)."""
-    return "/" in physical_id
+    @classmethod
+    def parse(cls, physical_id: str) -> ResourceId:
+        """Take ``physical_id`` apart; anything that names no version is a generated id."""
+        if "/" not in physical_id:
+            return cls("", None)
+        identity, marker, stamp = physical_id.partition(CREATED_MARKER)
+        if marker:
+            try:
+                created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            except ValueError:
+                return cls("", None)
+            return cls(identity, created)
+        legacy = physical_id.endswith(LEGACY_ADOPTED_SUFFIX)
+        return cls(physical_id.removesuffix(LEGACY_ADOPTED_SUFFIX), None, legacy)
 
+    @property
+    def names_a_version(self) -> bool:
+        """False for an id generated for a failed or cancelled Create."""
+        return bool(self.identity)
 
-def is_adopted(physical_id: str) -> bool:
-    """Whether ``physical_id`` marks a version that existed before this resource."""
-    return physical_id.endswith(ADOPTED_SUFFIX)
-
-
-def identity_of(physical_id: str) -> str:
-    """``physical_id`` without the adoption marker: the version's identity."""
-    return physical_id.removesuffix(ADOPTED_SUFFIX)
+    def with_identity(self, identity: str) -> str:
+        """The id this resource answers once it holds ``identity`` (same creation moment)."""
+        if self.resource_created is not None:
+            return version_resource_id(identity, self.resource_created)
+        return identity + (LEGACY_ADOPTED_SUFFIX if self.legacy_adopted else "")

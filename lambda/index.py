@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -24,14 +24,22 @@ from crhelper import utils as crhelper_utils
 from crhelper.resource_helper import FAILED, SUCCESS
 
 from . import contract
-from .codeartifact_repository import PackageVersionRepository
+from .codeartifact_repository import PackageVersionRepository, VersionState
+from .contract import ResourceId
 from .deadline import NO_DEADLINE, Deadline, Interrupted
 from .errors import PublishFailed, reason_for
 from .log import LOGGER, log_line
-from .operations import discard_leftover, publish, remove, response_data
+from .operations import (
+    PublishResult,
+    discard_created_since,
+    owned_by,
+    publish,
+    remove,
+    response_data,
+)
 from .properties import InvalidProperties, VersionRequest, parse_request
 from .s3_source import S3ObjectSource
-from .stack_status import is_rolling_back
+from .stack_status import GIVEN_UP, StackView, is_rollback
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -143,8 +151,7 @@ def _account_of(context: Any) -> str:
 def _keep_physical_id_on_timeout(event: Mapping[str, Any]) -> None:
     """Give crhelper's timeout answer a valid physical id (it would send an empty one).
 
-    Create gets a generated id, so the rollback Delete of a failed Create touches nothing
-    unless the Create marked the id as having written (see ``publish``'s ``on_first_write``).
+    Create gets a generated id: its Delete then discards what this resource created.
     """
     helper.PhysicalResourceId = event.get("PhysicalResourceId") or helper.generate_physical_id(
         event
@@ -218,7 +225,9 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
     """Create/Update: publish the declared version (idempotent) and return its physical id."""
     _keep_physical_id_on_timeout(event)
     request = _request(event, context)
-    deadline = _current_deadline
+    stack = StackView(_cloudformation(), str(event["StackId"]))
+    logical_id = str(event["LogicalResourceId"])
+    creating = event.get("RequestType") == "Create"
     log_line(
         "start",
         request=event.get("RequestType"),
@@ -227,106 +236,141 @@ def publish_version(event: Mapping[str, Any], context: Any) -> str:
         repository=request.repository,
         assets=len(request.assets),
     )
+    if creating:
+        resource = ResourceId(request.physical_id, _created_at(stack, logical_id))
+    else:
+        resource = ResourceId.parse(str(event.get("PhysicalResourceId", "")))
+    physical_id = resource.with_identity(request.physical_id)
+    if not creating and is_rollback(stack.status()):
+        return _roll_back_to(event, request, physical_id)
 
-    def mark_failed_create(since: datetime) -> None:
-        # Should this Create fail, its answer (and so its rollback Delete) says it wrote.
-        if event.get("RequestType") == "Create":
-            until = datetime.now(UTC) + timedelta(seconds=min(deadline.seconds_to_end, 900.0))
-            helper.PhysicalResourceId = contract.wrote_marked(
-                helper.PhysicalResourceId, since, until
-            )
+    def cancelled() -> bool:
+        # A Create CloudFormation gave up on (another resource failed) must not publish.
+        return creating and stack.resource_status(logical_id) in GIVEN_UP
 
     result = publish(
         request,
         S3ObjectSource(_s3()),
         PackageVersionRepository(_codeartifact(), request),
-        deadline=deadline,
-        on_first_write=mark_failed_create,
+        deadline=_current_deadline,
+        cancelled=cancelled,
     )
-    physical_id = _physical_id(event, request, adopted=result.adopted)
-
-    def fits(data: dict[str, str]) -> bool:
-        return _response_bytes(event, physical_id, data) <= contract.MAX_RESPONSE_BYTES
-
-    helper.Data.update(response_data(request, result, fits))
+    _answer_data(event, request, physical_id, result)
     log_line(
         "done", version=request.label, status=result.state.status, revision=result.state.revision
     )
     return physical_id
 
 
-def _physical_id(event: Mapping[str, Any], request: VersionRequest, *, adopted: bool) -> str:
-    """The version's identity; an Update of the same version keeps the id it had.
+def _created_at(stack: StackView, logical_id: str) -> datetime:
+    """When CloudFormation began creating this resource: the same for every delivery."""
+    created = stack.resource_created_at(logical_id)
+    if created is None:
+        # Without it, a redelivery of this Create would answer another id; nothing is lost.
+        created = datetime.now(UTC)
+        log_line("resource_creation_time_unknown", level=logging.WARNING, using=str(created))
+    return created
 
-    Keeping it keeps the adoption marker: whether this resource created the version is
-    decided once, when the version first became this resource's.
-    """
-    previous = str(event.get("PhysicalResourceId", ""))
-    if (
-        event.get("RequestType") == "Update"
-        and contract.identity_of(previous) == request.physical_id
-    ):
-        return previous
-    return request.physical_id + (contract.ADOPTED_SUFFIX if adopted else "")
+
+def _roll_back_to(event: Mapping[str, Any], request: VersionRequest, physical_id: str) -> str:
+    """An Update during a rollback carries the properties the resource had: put them back
+    where that is possible, and never answer FAILED (the stack would be left in
+    UPDATE_ROLLBACK_FAILED, recoverable only by hand): what cannot be undone (a Published
+    version never returns to Unfinished) is kept as it is, and the log says so."""
+    _answer_success_on_timeout()
+    repository = PackageVersionRepository(_codeartifact(), request)
+    try:
+        with _current_deadline.interrupting():
+            result = publish(request, S3ObjectSource(_s3()), repository, deadline=_current_deadline)
+    except (Exception, Interrupted) as error:
+        log_line(
+            "rollback_kept_as_is",
+            level=logging.WARNING,
+            version=request.label,
+            reason=reason_for(error) if isinstance(error, Exception) else "out of time",
+        )
+        state = _quietly(repository.describe)
+        if state is not None:
+            _answer_data(event, request, physical_id, PublishResult(state, ()))
+        return physical_id
+    _answer_data(event, request, physical_id, result)
+    log_line("rolled_back", version=request.label, status=result.state.status)
+    return physical_id
+
+
+def _quietly(read: Callable[[], VersionState | None]) -> VersionState | None:
+    try:
+        return read()
+    except Exception as error:
+        log_line("describe_failed", level=logging.WARNING, reason=reason_for(error))
+        return None
+
+
+def _answer_data(
+    event: Mapping[str, Any], request: VersionRequest, physical_id: str, result: PublishResult
+) -> None:
+    def fits(data: dict[str, str]) -> bool:
+        return _response_bytes(event, physical_id, data) <= contract.MAX_RESPONSE_BYTES
+
+    helper.Data.update(response_data(request, result, fits))
 
 
 @helper.delete
 @_readable_failures
 def delete_version(event: Mapping[str, Any], context: Any) -> str:
-    """Delete: apply the removal policy (or undo this deployment's version on rollback)."""
+    """Delete: apply the removal policy, or undo what a failed operation created."""
     _keep_physical_id_on_timeout(event)
     physical_id = str(event.get("PhysicalResourceId", ""))
+    resource = ResourceId.parse(physical_id)
     try:
         request = _request(event, context)
     except InvalidProperties:
-        request = None
-    if request is not None and not contract.names_a_version(physical_id):
-        _answer_success_on_timeout()  # failing this Delete would fail the rollback
-        _discard_after_failed_create(request, str(event["StackId"]), physical_id)
+        log_line("delete_ignored", physical_id=physical_id, why="no usable properties")
         return physical_id
-    if request is None or contract.identity_of(physical_id) != request.physical_id:
+    stack = StackView(_cloudformation(), str(event["StackId"]))
+    if not resource.names_a_version:
+        # The Create failed or was cancelled (CloudFormation may send this while it still
+        # runs): discard what it created. Never FAILED: that would fail the rollback.
+        _answer_success_on_timeout()
+        created = stack.resource_created_at(str(event["LogicalResourceId"]))
+        _discard_quietly(request, created, why="its Create failed or was cancelled")
+        return physical_id
+    if resource.identity != request.physical_id:
         # Properties that no longer describe this id: nothing here is known to be ours.
         log_line("delete_ignored", physical_id=physical_id)
         return physical_id
-    rolling_back = is_rolling_back(_cloudformation(), str(event["StackId"]))
-    outcome = remove(
-        request,
-        PackageVersionRepository(_codeartifact(), request),
-        adopted=contract.is_adopted(physical_id),
-        rolling_back=rolling_back,
-    )
-    log_line("deleted", version=request.label, outcome=outcome, rolling_back=rolling_back)
+    if is_rollback(stack.status()):
+        # What the failed operation created goes, whatever the policy; nothing older does.
+        _answer_success_on_timeout()
+        since = stack.operation_started_at()
+        if since is not None and resource.resource_created is not None:
+            since = max(since, resource.resource_created)
+        _discard_quietly(request, since, why="the stack operation that created it rolled back")
+        return physical_id
+    repository = PackageVersionRepository(_codeartifact(), request)
+    state = repository.describe()
+    owned = state is not None and owned_by(state, resource)
+    outcome = "already gone" if state is None else remove(request, repository, owned=owned)
+    log_line("deleted", version=request.label, outcome=outcome, owned=owned)
     return physical_id
 
 
-def _discard_after_failed_create(request: VersionRequest, stack_id: str, physical_id: str) -> None:
-    """The Delete of a failed Create (its id was generated): discard what it may have left.
-
-    The Create cleaned up after itself, but an upload it had given up on at its deadline can
-    still land afterwards. Only during a rollback, and only when the Create's id says it wrote
-    (and when), :func:`discard_leftover` deletes such a version. Nothing here fails the
-    Delete, within the deadline or at it: a FAILED would fail the stack's rollback.
-    """
-    span = contract.wrote_span(physical_id)
-    if span is None:
-        log_line("delete_ignored", physical_id=physical_id, why="the failed Create wrote nothing")
+def _discard_quietly(request: VersionRequest, since: datetime | None, *, why: str) -> None:
+    """:func:`discard_created_since`, logging instead of failing (bounded by the deadline)."""
+    if since is None:
+        log_line("delete_ignored", version=request.label, why="creation time unknown: kept")
         return
-    _current_deadline.doing = f"discarding what the failed Create left of {request.label}"
+    _current_deadline.doing = f"discarding {request.label}"
     try:
         with _current_deadline.interrupting():
-            if not is_rolling_back(_cloudformation(), stack_id):
-                log_line("delete_ignored", physical_id=physical_id, why="not a rollback")
-                return
-            outcome = discard_leftover(
-                request,
-                PackageVersionRepository(_codeartifact(), request),
-                sha256s={a.name: a.sha256 for a in request.assets},
-                published_between=span,
+            outcome = discard_created_since(
+                request, PackageVersionRepository(_codeartifact(), request), since
             )
     except (Exception, Interrupted) as error:
-        log_line("failed_create_cleanup", version=request.label, reason=reason_for(error))
+        reason = reason_for(error) if isinstance(error, Exception) else "out of time"
+        log_line("discard_failed", level=logging.WARNING, version=request.label, reason=reason)
         return
-    log_line("failed_create_cleanup", version=request.label, outcome=outcome)
+    log_line("discarded", version=request.label, outcome=outcome, why=why)
 
 
 def _response_bytes(event: Mapping[str, Any], physical_id: str, data: dict[str, str]) -> int:

@@ -8,16 +8,16 @@ so no deployment leaves a half-published version behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
 from . import contract
 from .codeartifact_repository import PackageVersionRepository, StoredAsset, VersionState
-from .contract import Removal, Status
+from .contract import Removal, ResourceId, Status
 from .deadline import NO_DEADLINE, Deadline, Interrupted
 from .errors import PublishFailed, client_error_code, reason_for
 from .log import log_line
@@ -33,12 +33,18 @@ class PublishResult:
     state: VersionState
     #: SHA256 of each declared asset, in declaration order.
     sha256s: tuple[str, ...]
-    #: The version existed before this run (this resource did not create it).
-    adopted: bool = False
 
 
 #: Statuses of a version that takes no more assets (but can still change status).
 _SEALED = (Status.PUBLISHED, Status.UNLISTED, Status.ARCHIVED)
+
+
+class CreateCancelled(PublishFailed):
+    """CloudFormation gave up on this Create (another resource failed) while it ran."""
+
+
+def _never() -> bool:
+    return False
 
 
 class AssetPublishFailed(PublishFailed):
@@ -66,15 +72,15 @@ def publish(
     *,
     spool_dir: str | None = None,
     deadline: Deadline = NO_DEADLINE,
-    on_first_write: Callable[[datetime], None] = lambda _since: None,
+    cancelled: Callable[[], bool] = _never,
 ) -> PublishResult:
     """Make CodeArtifact hold ``request``'s version with exactly its assets and status.
 
-    ``on_first_write`` is called once, before the first asset is written to a version that is
-    absent (never there, or just deleted by ``replace_existing``), with the time it was found
-    absent: what a failed run leaves from then on is its own (see :func:`discard_leftover`).
+    ``cancelled`` is asked before the first write and after every asset written: once it
+    says yes (CloudFormation gave up on this Create), the version this run created is
+    deleted whatever its status, so a cancelled Create leaves nothing behind even when its
+    last asset landed after CloudFormation's Delete had run.
     """
-    looked_at = datetime.now(UTC)
     wrote = False
     plans: list[_Planned] = []
     try:
@@ -85,26 +91,27 @@ def publish(
             if conflict is not None:
                 if not request.replace_existing:
                     raise PublishFailed(conflict)
-                looked_at = datetime.now(UTC)
                 _replace(request, repository)
                 existing, stored = None, {}
             if existing is not None and existing.status != Status.UNFINISHED:
                 # Sealed with exactly the declared assets: only the status may still change.
-                # It existed before this run, which cannot tell an earlier delivery of its own
-                # event from another stack publishing the same bytes: adopted, the side that
-                # never deletes it.
                 log_line("already_published", version=request.label, revision=existing.revision)
-                return _result(_settle_status(request, repository, existing), plans, adopted=True)
-            if existing is None:
-                on_first_write(looked_at)
-                wrote = True
+                return _result(_settle_status(request, repository, existing), plans)
+
+            def check_cancelled() -> None:
+                if cancelled():
+                    raise CreateCancelled(
+                        f"CloudFormation cancelled the Create of {request.label}; "
+                        "what it wrote was removed"
+                    )
+
+            check_cancelled()
+            wrote = existing is None
             state = _publish_missing(
-                request, plans, source, repository, stored, spool_dir, deadline
+                request, plans, source, repository, stored, spool_dir, deadline, check_cancelled
             )
             state = _settle_status(request, repository, state)
-        # Resuming an Unfinished version completes a publication (most likely an interrupted
-        # run of this very resource): the version counts as created here, not adopted.
-        return _result(state, plans, adopted=False)
+        return _result(state, plans)
     except AssetPublishFailed as failure:
         settled = _settled_within_margin(request, repository, plans, failure.error, deadline)
         if settled is not None:
@@ -182,8 +189,8 @@ def _replace(request: VersionRequest, repository: PackageVersionRepository) -> N
     log_line("replaced_existing", version=request.label)
 
 
-def _result(state: VersionState, plans: Sequence[_Planned], *, adopted: bool) -> PublishResult:
-    return PublishResult(state, tuple(p.sha256 or "" for p in plans), adopted)
+def _result(state: VersionState, plans: Sequence[_Planned]) -> PublishResult:
+    return PublishResult(state, tuple(p.sha256 or "" for p in plans))
 
 
 def _plan(spec: AssetSpec, source: S3ObjectSource) -> _Planned:
@@ -206,6 +213,7 @@ def _publish_missing(
     stored: dict[str, StoredAsset],
     spool_dir: str | None,
     deadline: Deadline,
+    after_each: Callable[[], None],
 ) -> VersionState | None:
     todo = [p for p in plans if p.spec.name not in stored]
     state: VersionState | None = None
@@ -215,6 +223,7 @@ def _publish_missing(
         # are set afterwards, so the version is never visible as Published on the way.
         unfinished = not (plan is todo[-1] and request.status == Status.PUBLISHED)
         state = _publish_one(plan, source, repository, unfinished, spool_dir, deadline)
+        after_each()
     return state
 
 
@@ -324,13 +333,9 @@ def _settled_by_another_writer(
     if stored != {p.spec.name: p.sha256 for p in plans}:
         return None
     log_line("settled_meanwhile", version=request.label, revision=state.revision)
-    return _result(state, plans, adopted=True)
+    return _result(state, plans)
 
 
-#: Tolerated difference between the Lambda's clock and CodeArtifact's.
-_CLOCK_SKEW = timedelta(seconds=2)
-#: How long after a failed run ended an upload it had sent may still land.
-_LATE_LANDING = timedelta(minutes=10)
 #: What is left of the margin when the cleanup of a failed run must give up.
 _CLEANUP_MARGIN_SECONDS = 1.5
 
@@ -342,73 +347,71 @@ def _remove_leftover(
     deadline: Deadline,
     cause: BaseException,
 ) -> None:
-    """Best effort, within the margin: delete the Unfinished version this failed run created
-    (see :func:`discard_leftover`); the original failure is what gets reported."""
-    written = {p.spec.name: p.sha256 for p in plans}
+    """Best effort, within the margin: delete the version this failed run created (found
+    absent, then written): Unfinished, or any status when CloudFormation cancelled the Create.
+    The original failure is what gets reported."""
+    declared = {p.spec.name for p in plans}
+    sealed_too = isinstance(cause, CreateCancelled)
     try:
         with deadline.interrupting(margin_seconds=_CLEANUP_MARGIN_SECONDS):
-            outcome = discard_leftover(request, repository, sha256s=written)
+            outcome = _discard(request, repository, declared, sealed_too=sealed_too)
     except (Exception, Interrupted) as error:
         log_line("cleanup_failed", version=request.label, reason=reason_for(error))
         return
     log_line("cleanup", version=request.label, outcome=outcome, cause=reason_for(cause))
 
 
-def discard_leftover(
-    request: VersionRequest,
-    repository: PackageVersionRepository,
-    *,
-    sha256s: Mapping[str, str | None],
-    published_between: tuple[datetime, datetime] | None = None,
-) -> str:
-    """Delete what a failed run left of ``request``'s version, if it can tell it is that.
+def owned_by(state: VersionState, resource: ResourceId) -> bool:
+    """The ownership rule: a resource owns the version when CodeArtifact dates the version
+    (``publishedTime``) at or after the moment CloudFormation began creating the resource.
 
-    The version must hold only bytes the run wrote (``sha256s`` by asset name; an unknown
-    SHA256 never matches). Without ``published_between`` (the run's own cleanup, right after
-    it found the version absent and wrote to it) only an Unfinished version is deleted. With
-    the run's span (the rollback of a failed Create, later), a version an upload the run had
-    given up on sealed after all is deleted too: it must then hold all of those assets, and
-    its ``publishedTime`` must fall in the span (give or take the clock skew, plus the time a
-    late upload may take to land). Anything else is kept, though identical bytes published by
-    someone else within that span cannot be told apart. Returns what was done, for the log.
+    Both moments are durable facts, so every delivery of an event, every rollback and every
+    later Delete reach the same answer. A version that cannot be dated is not owned; a legacy
+    id (no creation moment) owns its version unless it was marked adopted.
     """
+    if resource.resource_created is None:
+        return not resource.legacy_adopted
+    return state.published_time is not None and state.published_time >= resource.resource_created
+
+
+def discard_created_since(
+    request: VersionRequest, repository: PackageVersionRepository, since: datetime
+) -> str:
+    """Delete the version if CodeArtifact dates it at or after ``since`` (whatever its
+    status): what a failed, cancelled or rolled-back operation of this resource created. A
+    version that existed before is kept. Returns what was done, for the log."""
     state = repository.describe()
     if state is None:
         return "nothing to discard"
-    foreign = _written_by_someone_else(state, published_between) or _other_assets(
-        state, repository.assets(), sha256s
+    if state.published_time is None or state.published_time < since:
+        when = state.published_time.isoformat() if state.published_time else "undated"
+        return f"kept: the {state.status} version existed before ({when})"
+    return _discard(
+        request, repository, {a.name for a in request.assets}, sealed_too=True, state=state
     )
+
+
+def _discard(
+    request: VersionRequest,
+    repository: PackageVersionRepository,
+    declared: set[str],
+    *,
+    sealed_too: bool,
+    state: VersionState | None = None,
+) -> str:
+    """Delete the version unless it is sealed (and ``sealed_too`` is off) or holds assets
+    this resource does not declare (someone else's)."""
+    state = state or repository.describe()
+    if state is None:
+        return "nothing to discard"
+    if state.status != Status.UNFINISHED and not sealed_too:
+        return f"kept: it is {state.status}"
+    foreign = sorted(set(repository.assets()) - declared)
     if foreign:
-        return f"kept: {foreign}"
+        return f"kept: it holds assets this resource does not declare: {_names(foreign)}"
     if repository.delete(expected_status=state.status):
         return f"deleted the {state.status} version"
     return "kept: it changed meanwhile"
-
-
-def _written_by_someone_else(
-    state: VersionState, published_between: tuple[datetime, datetime] | None
-) -> str | None:
-    """Why the version's status or publishedTime shows another writer, or None."""
-    if published_between is None:
-        return None if state.status == Status.UNFINISHED else f"it is {state.status}"
-    if state.published_time is None:
-        return f"{state.status}, with no publishedTime to tell who published it"
-    began, ended = published_between
-    if not began - _CLOCK_SKEW <= state.published_time <= ended + _LATE_LANDING:
-        return f"{state.status} since {state.published_time.isoformat()}, outside the failed run"
-    return None
-
-
-def _other_assets(
-    state: VersionState, stored: Mapping[str, StoredAsset], sha256s: Mapping[str, str | None]
-) -> str | None:
-    """Why the stored assets are not (all) the failed run's, or None."""
-    sealed = state.status != Status.UNFINISHED
-    if set(stored) - set(sha256s) or (sealed and set(stored) != set(sha256s)):
-        return "it holds another set of assets than the failed run wrote"
-    if any(sha256s[name] != asset.sha256 for name, asset in stored.items()):
-        return "it holds other bytes than the failed run wrote"
-    return None
 
 
 def _changed_since_synth(spec: AssetSpec, actual: str) -> str:
@@ -449,29 +452,17 @@ def response_data(
     return data
 
 
-def remove(
-    request: VersionRequest,
-    repository: PackageVersionRepository,
-    *,
-    adopted: bool,
-    rolling_back: bool,
-) -> str:
-    """Apply the removal policy to the version; returns what was done, for the log.
+def remove(request: VersionRequest, repository: PackageVersionRepository, *, owned: bool) -> str:
+    """Apply the removal policy to the version (outside a rollback); returns what was done.
 
-    During a rollback the version is deleted whatever the policy if this resource created it,
-    so that a failed deployment leaves the package as it was; a version that existed before
-    (adopted) is kept.
+    A version this resource does not own (it existed before) is kept unless
+    ``remove_adopted`` is set.
     """
-    if rolling_back:
-        if adopted:
-            return "kept: it existed before this deployment"
-        action = Removal.DELETE
-    elif request.removal_policy == Removal.RETAIN:
+    if request.removal_policy == Removal.RETAIN:
         return "retained (removal policy Retain)"
-    elif adopted and not request.remove_adopted:
+    if not owned and not request.remove_adopted:
         return "retained: it existed before this resource (set remove_adopted to change that)"
-    else:
-        action = request.on_delete
+    action = request.on_delete
     state = repository.describe()
     if state is None:
         return "already gone"

@@ -10,7 +10,9 @@ Least privilege (each line is asserted by ``tests/static/test_least_privilege.py
   ``codeartifact:DescribeRepository`` on the exact repository ARNs; nothing on ``*``.
 - ``s3:GetObject`` (and ``s3:GetObjectVersion`` for pinned versions) on the asset objects only,
   ``kms:Decrypt`` on the key of a bucket that declares one (``IBucket.encryption_key``).
-- ``cloudformation:DescribeStacks`` on the handler's own stack (rollback detection).
+- ``cloudformation:DescribeStacks``, ``DescribeStackEvents`` and ``DescribeStackResource`` on
+  the handler's own stack: rollback detection, when the resource was created (the ownership
+  rule) and whether a running Create was cancelled.
 - Logs: its own log group (explicit, with a retention) instead of the
   ``AWSLambdaBasicExecutionRole`` managed policy, whose ``logs:*`` actions apply to ``*``.
 - No KMS permission for a domain encrypted with a customer managed key: CodeArtifact encrypts
@@ -66,6 +68,12 @@ HANDLER_RUNTIME: Final = lambda_.Runtime.PYTHON_3_12
 #: is deleted: it holds the record of the stack's last Delete events.
 LOG_RETENTION: Final = logs.RetentionDays.ONE_YEAR
 
+#: What the handler reads of its own stack (see ``handler/stack_status.py``).
+STACK_READ_ACTIONS: Final = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStackResource",
+)
 #: Logs actions the handler needs on its own log group (the group exists: CloudFormation
 #: creates it, so no ``logs:CreateLogGroup``).
 LOGS_ACTIONS: Final = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -240,9 +248,10 @@ class HandlerProvider(Construct):
             ],
         )
         self._package_statement = iam.PolicyStatement(actions=list(PUBLISHER_ACTIONS))
-        # A Delete event does not say whether CloudFormation is rolling back; the stack does.
+        # An event does not say whether CloudFormation is rolling back, when it began creating
+        # the resource or whether it cancelled a running Create; the stack does.
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[Aws.STACK_ID])
+            iam.PolicyStatement(actions=list(STACK_READ_ACTIONS), resources=[Aws.STACK_ID])
         )
         self._repository_statement = iam.PolicyStatement(actions=list(REPOSITORY_ACTIONS))
         self._read_statements: dict[tuple[str, ...], iam.PolicyStatement] = {}

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from codeartifact_generic.handler.codeartifact_repository import PackageVersionRepository
+from codeartifact_generic.handler.contract import ResourceId
 from codeartifact_generic.handler.errors import PublishFailed
 from codeartifact_generic.handler.operations import (
     PublishResult,
-    discard_leftover,
+    discard_created_since,
+    owned_by,
     publish,
     remove,
 )
@@ -58,11 +60,9 @@ def _publish(
     )
 
 
-def _remove(
-    servers: Servers, request: VersionRequest, *, adopted: bool = False, rolling_back: bool = False
-) -> str:
+def _remove(servers: Servers, request: VersionRequest, *, owned: bool = True) -> str:
     repository = PackageVersionRepository(servers.codeartifact_client(), request)
-    return remove(request, repository, adopted=adopted, rolling_back=rolling_back)
+    return remove(request, repository, owned=owned)
 
 
 def _state(servers: Servers, request: VersionRequest) -> str | None:
@@ -76,7 +76,6 @@ def test_a_new_version_reaches_the_requested_status(
 ) -> None:
     result = _publish(servers, repo, _request(repo, status=target))
     assert result.state.status == target == _state(servers, _request(repo))
-    assert result.adopted is False
 
 
 def test_status_change_uses_expected_status_and_revision(servers: Servers, repo: Repo) -> None:
@@ -111,20 +110,28 @@ def test_published_never_goes_back_to_unfinished(servers: Servers, repo: Repo) -
     assert _state(servers, _request(repo)) == "Published"
 
 
-def test_existing_identical_version_is_adopted(servers: Servers, repo: Repo) -> None:
-    _publish(servers, repo, _request(repo))
-    assert _publish(servers, repo, _request(repo)).adopted is True
+def test_existing_identical_version_is_left_as_it_is(servers: Servers, repo: Repo) -> None:
+    # GIVEN a Published version
+    first = _publish(servers, repo, _request(repo))
+    # WHEN the same version is published again (a redelivery, another stack)
+    again = _publish(servers, repo, _request(repo))
+    # THEN nothing is written: same revision
+    assert again.state.revision == first.state.revision
 
 
 def test_replace_existing_republishes_other_bytes(servers: Servers, repo: Repo) -> None:
     # GIVEN version 1.0.0 with old bytes
     _publish(servers, repo, _request(repo, b"old"), b"old")
     # WHEN the same version is declared with new bytes and replace_existing
+    before = datetime.now(UTC)
     result = _publish(servers, repo, _request(repo, b"new", replace_existing=True), b"new")
-    # THEN it holds the new bytes and counts as created by this resource
+    # THEN it holds the new bytes and is dated now: the resource owns it
     assets = PackageVersionRepository(servers.codeartifact_client(), _request(repo)).assets()
     assert assets["a.bin"].sha256 == hashlib.sha256(b"new").hexdigest()
-    assert (result.state.status, result.adopted) == ("Published", False)
+    assert result.state.status == "Published"
+    state = PackageVersionRepository(servers.codeartifact_client(), _request(repo)).describe()
+    assert state is not None
+    assert owned_by(state, ResourceId("x/y", before - timedelta(milliseconds=1)))
 
 
 def test_retain_keeps_the_version(servers: Servers, repo: Repo) -> None:
@@ -149,117 +156,91 @@ def test_destroy_applies_on_delete(
 def test_adopted_version_survives_destroy_unless_asked(servers: Servers, repo: Repo) -> None:
     request = _request(repo, removal_policy="Destroy")
     _publish(servers, repo, request)
-    assert "existed before" in _remove(servers, request, adopted=True)
+    assert "existed before" in _remove(servers, request, owned=False)
     assert _state(servers, request) == "Published"
-    _remove(servers, dataclasses.replace(request, remove_adopted=True), adopted=True)
+    _remove(servers, dataclasses.replace(request, remove_adopted=True), owned=False)
     assert _state(servers, request) is None
-
-
-def test_rollback_removes_what_this_deployment_created_whatever_the_policy(
-    servers: Servers, repo: Repo
-) -> None:
-    # GIVEN a version created by the deployment now rolling back, under the Retain policy
-    _publish(servers, repo, _request(repo))
-    # WHEN its rollback Delete arrives
-    outcome = _remove(servers, _request(repo), rolling_back=True)
-    # THEN it is deleted: the package is as it was before the deployment
-    assert outcome == "deleted"
-    assert _state(servers, _request(repo)) is None
-
-
-def test_rollback_keeps_an_adopted_version(servers: Servers, repo: Repo) -> None:
-    _publish(servers, repo, _request(repo, removal_policy="Destroy"))
-    assert _remove(
-        servers, _request(repo, removal_policy="Destroy"), adopted=True, rolling_back=True
-    ).startswith("kept")
-    assert _state(servers, _request(repo)) == "Published"
 
 
 def test_removing_a_version_that_is_gone_succeeds(servers: Servers, repo: Repo) -> None:
     assert _remove(servers, _request(repo, removal_policy="Destroy")) == "already gone"
 
 
-def _discard(
-    servers: Servers,
-    request: VersionRequest,
-    span: tuple[datetime, datetime] | None = None,
-    data: bytes | None = b"payload",
-) -> str:
-    """discard_leftover for a failed run that wrote a.bin with ``data`` (None: bytes whose
-    SHA256 nobody knows), in its own cleanup (no ``span``) or at its rollback."""
-    sha256 = hashlib.sha256(data).hexdigest() if data is not None else None
-    repository = PackageVersionRepository(servers.codeartifact_client(), request)
-    return discard_leftover(request, repository, sha256s={"a.bin": sha256}, published_between=span)
-
-
-def _span_around_now() -> tuple[datetime, datetime]:
-    return datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=30)
-
-
 @pytest.mark.parametrize(
-    ("status", "at_rollback", "outcome"),
-    [
-        ("Unfinished", False, "deleted the Unfinished version"),
-        ("Unfinished", True, "deleted the Unfinished version"),
-        ("Published", True, "deleted the Published version"),
-        ("Published", False, "kept: it is Published"),
-    ],
+    ("offset", "owned"),
+    [(timedelta(seconds=-5), True), (timedelta(0), True), (timedelta(seconds=5), False)],
 )
-def test_discarding_what_the_failed_run_left(
-    servers: Servers, repo: Repo, status: str, at_rollback: bool, outcome: str
+def test_a_resource_owns_what_was_dated_at_or_after_its_creation(
+    servers: Servers, repo: Repo, offset: timedelta, owned: bool
 ) -> None:
-    # GIVEN a run that found 1.0.0 absent, then a.bin that landed (leaving the version
-    # Unfinished, or Published when it was the last asset)
-    span = _span_around_now()
-    _publish(servers, repo, _request(repo, status=status))
-    # WHEN the leftover is discarded by the run's own cleanup, or at its rollback
-    done = _discard(servers, _request(repo), span if at_rollback else None)
-    # THEN an Unfinished version goes either way, a sealed one only at the rollback (the run's
-    # own cleanup cannot tell it from a version another stack just published)
-    assert done == outcome
-    assert _state(servers, _request(repo)) == (status if done.startswith("kept") else None)
-
-
-@pytest.mark.parametrize("written", [b"other bytes", None])
-def test_discarding_keeps_bytes_the_failed_run_did_not_write(
-    servers: Servers, repo: Repo, written: bytes | None
-) -> None:
-    # GIVEN an Unfinished 1.0.0 holding a.bin ("payload"), published during the run
-    span = _span_around_now()
-    _publish(servers, repo, _request(repo, status="Unfinished"))
-    # WHEN the leftover of a run that wrote other bytes (or bytes of unknown SHA256) is
-    # discarded
-    done = _discard(servers, _request(repo), span, written)
-    # THEN it is kept: someone else wrote it
-    assert done == "kept: it holds other bytes than the failed run wrote"
-    assert _state(servers, _request(repo)) == "Unfinished"
-
-
-@pytest.mark.parametrize("shift", [timedelta(seconds=60), timedelta(minutes=-30)])
-def test_discarding_keeps_a_version_published_outside_the_failed_run(
-    servers: Servers, repo: Repo, shift: timedelta
-) -> None:
-    # GIVEN 1.0.0 Published with exactly the bytes, long before or long after the failed run
+    # GIVEN a version CodeArtifact dates at publishedTime
     _publish(servers, repo, _request(repo))
-    began, ended = _span_around_now()
-    # WHEN its rollback discards the leftover
-    done = _discard(servers, _request(repo), (began + shift, ended + shift))
+    state = PackageVersionRepository(servers.codeartifact_client(), _request(repo)).describe()
+    assert state is not None and state.published_time is not None
+    # WHEN a resource created ``offset`` after that asks whether it owns the version
+    resource = ResourceId("id", state.published_time + offset)
+    # THEN it owns it only when the version is not older than the resource
+    assert owned_by(state, resource) is owned
+
+
+@pytest.mark.parametrize(("adopted", "owned"), [(False, True), (True, False)])
+def test_legacy_ids_keep_their_adoption_marker(
+    servers: Servers, repo: Repo, adopted: bool, owned: bool
+) -> None:
+    _publish(servers, repo, _request(repo))
+    state = PackageVersionRepository(servers.codeartifact_client(), _request(repo)).describe()
+    assert state is not None
+    legacy = ResourceId.parse(
+        "123456789012/d/r/generic/n/p/1.0.0" + ("#adopted" if adopted else "")
+    )
+    assert owned_by(state, legacy) is owned
+
+
+@pytest.mark.parametrize("status", ["Unfinished", "Published"])
+def test_discarding_deletes_what_was_created_since(
+    servers: Servers, repo: Repo, status: str
+) -> None:
+    # GIVEN a version created after the moment a failed operation began
+    since = datetime.now(UTC) - timedelta(milliseconds=1)
+    _publish(servers, repo, _request(repo, status=status))
+    # WHEN what the operation created is discarded
+    done = discard_created_since(
+        _request(repo),
+        PackageVersionRepository(servers.codeartifact_client(), _request(repo)),
+        since,
+    )
+    # THEN the version goes, whatever its status
+    assert done == f"deleted the {status} version"
+    assert _state(servers, _request(repo)) is None
+
+
+def test_discarding_keeps_a_version_that_existed_before(servers: Servers, repo: Repo) -> None:
+    # GIVEN a version published before the failed operation began
+    _publish(servers, repo, _request(repo))
+    since = datetime.now(UTC) + timedelta(seconds=1)
+    # WHEN the operation's leftovers are discarded
+    done = discard_created_since(
+        _request(repo),
+        PackageVersionRepository(servers.codeartifact_client(), _request(repo)),
+        since,
+    )
     # THEN it is kept
-    assert done.startswith("kept: Published since ") and done.endswith("outside the failed run")
+    assert done.startswith("kept: the Published version existed before")
     assert _state(servers, _request(repo)) == "Published"
 
 
-def test_discarding_a_sealed_version_needs_every_asset_to_be_the_runs(
+def test_discarding_keeps_a_version_holding_assets_not_declared(
     servers: Servers, repo: Repo
 ) -> None:
-    # GIVEN a Published 1.0.0 holding a.bin, and a run that wrote a.bin and b.bin
-    span = _span_around_now()
+    # GIVEN a new version holding a.bin, and a resource that declares only b.bin
+    since = datetime.now(UTC) - timedelta(milliseconds=1)
     _publish(servers, repo, _request(repo))
-    request = _request(repo)
-    repository = PackageVersionRepository(servers.codeartifact_client(), request)
-    both = {"a.bin": hashlib.sha256(b"payload").hexdigest(), "b.bin": "0" * 64}
-    # WHEN its rollback discards the leftover
-    done = discard_leftover(request, repository, sha256s=both, published_between=span)
-    # THEN it is kept: a Published version with fewer assets is not what the run published
-    assert done == "kept: it holds another set of assets than the failed run wrote"
-    assert _state(servers, request) == "Published"
+    other = _request(repo)
+    other = dataclasses.replace(other, assets=(dataclasses.replace(other.assets[0], name="b.bin"),))
+    # WHEN that resource discards what was created since
+    done = discard_created_since(
+        other, PackageVersionRepository(servers.codeartifact_client(), other), since
+    )
+    # THEN it is kept: someone else's assets
+    assert done.startswith("kept: it holds assets this resource does not declare")
+    assert _state(servers, other) == "Published"

@@ -29,6 +29,14 @@ classifies them as it classifies the real service's answers):
     PublishPackageVersion stores the asset even when the body's SHA256 differs from the
     ``x-amz-content-sha256`` header (it records the body's real hashes). A client that
     cross-checks the bytes it streams never lets such a body reach the server whole.
+``hold`` (in process only)
+    Hold the call until the test releases it: ``phase="before"`` (the operation has not run;
+    with ``after_bytes``, that many bytes of the body were read first: an upload held in
+    the middle) or ``phase="after"`` (the operation ran and committed; its answer waits).
+    ``rule.reached`` is set when the call is held, ``rule.release()`` lets it go on;
+    ``timeout`` (seconds, default 120) releases it anyway, so a failed test never hangs.
+    This is how tests force an interleaving deterministically (e.g. a sibling resource fails
+    while a Create is held just before its final asset).
 
 Options every kind accepts: ``times`` (an int, or None for every matching call until
 :meth:`Faults.clear`), ``after`` (let that many matching calls through first) and ``match``
@@ -69,6 +77,7 @@ QUOTA: Final = "quota"
 RESET_MID_BODY: Final = "reset_mid_body"
 SLOW: Final = "slow"
 ACCEPT_WRONG_HASH: Final = "accept_wrong_hash"
+HOLD: Final = "hold"
 
 #: Each kind → its options and their defaults.
 KINDS: Final[Mapping[str, Mapping[str, Any]]] = {
@@ -78,6 +87,7 @@ KINDS: Final[Mapping[str, Mapping[str, Any]]] = {
     RESET_MID_BODY: {"fraction": 0.5},
     SLOW: {"seconds": 1.0, "after_bytes": None},
     ACCEPT_WRONG_HASH: {},
+    HOLD: {"phase": "before", "after_bytes": None, "timeout": 120.0},
 }
 
 #: Calls remembered in :attr:`Faults.calls` (the oldest are dropped first).
@@ -118,6 +128,19 @@ class FaultRule:
     hits: int = 0
     #: Matching calls let through because of ``after``.
     passed: int = 0
+    #: ``hold``: set once a call is held.
+    reached: threading.Event = field(default_factory=threading.Event)
+    #: ``hold``: set by :meth:`release`.
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        """``hold``: let the held call (and any later one) go on."""
+        self.released.set()
+
+    def hold(self) -> None:
+        """``hold``: block the calling request thread until released (or the timeout)."""
+        self.reached.set()
+        self.released.wait(float(self.options["timeout"]))
 
     @property
     def exhausted(self) -> bool:
@@ -172,6 +195,8 @@ class Faults:
         self._rules: list[FaultRule] = []
         self._calls: deque[Call] = deque(maxlen=MAX_RECORDED_CALLS)
         self._next_id = 1
+        #: Requests whose ``hold`` waits until after the operation ran.
+        self._held_after: dict[int, FaultRule] = {}
 
     # ------------------------------------------------------------------------------ planning
 
@@ -246,8 +271,18 @@ class Faults:
         """The server's hook: record the call and apply the first matching rule, if any."""
         rule = self._take(operation, request.params)
         self._record(operation, request.params, rule.kind if rule else None)
-        if rule is not None:
+        if rule is not None and rule.kind == HOLD and rule.options["phase"] == "after":
+            with self._lock:
+                self._held_after[id(request)] = rule
+        elif rule is not None:
             _apply(rule, request)
+
+    def after(self, operation: str, request: model.Request) -> None:
+        """The server's hook once ``operation`` ran: a ``hold`` of phase "after" waits here."""
+        with self._lock:
+            rule = self._held_after.pop(id(request), None)
+        if rule is not None:
+            rule.hold()
 
     def _take(self, operation: str, params: Mapping[str, Any]) -> FaultRule | None:
         with self._lock:
@@ -293,6 +328,8 @@ class Faults:
                 raise ValueError("the body must be a JSON object")
             operation = spec.pop("operation")
             kind = spec.pop("kind")
+            if kind == HOLD:
+                raise ValueError("hold is in process only (nothing could release it)")
             rule = self.next(
                 str(operation),
                 str(kind),
@@ -349,6 +386,14 @@ def _apply(rule: FaultRule, request: model.Request) -> None:
                 prefix = _read_up_to(body, int(after_bytes))
                 _replace_body(request, _Replayed(prefix, body))
         time.sleep(float(options["seconds"]))
+        return
+    if kind == HOLD:
+        after_bytes = options["after_bytes"]
+        body = _body_of(request) if after_bytes is not None else None
+        if body is not None:
+            prefix = _read_up_to(body, int(after_bytes))
+            _replace_body(request, _Replayed(prefix, body))
+        rule.hold()
         return
     if kind == ACCEPT_WRONG_HASH:
         body = _body_of(request)

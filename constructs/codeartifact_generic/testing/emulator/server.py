@@ -322,6 +322,7 @@ class CodeArtifactEmulator(Managed):
             for hook in list(self.before_dispatch):
                 hook(operation_name, request)
             result = handler(self.store, request.params)
+            self.faults.after(operation_name, request)
             return model.serialize_output(operation, result)
         except errors.EmulatorError as error:
             LOG.debug("%s -> %s: %s", operation_name, error.code, error.message)

@@ -1,4 +1,5 @@
-"""A local CloudFormation API endpoint that answers ``DescribeStacks`` with the live stack status.
+"""A local CloudFormation API endpoint: ``DescribeStacks``, ``DescribeStackEvents`` and
+``DescribeStackResource`` with the live stack status and events.
 
 Handlers that must tell a rollback from a normal deletion (a Delete event does not say) call
 ``cloudformation:DescribeStacks(StackName=<event StackId>)`` and look at ``StackStatus``. The
@@ -18,6 +19,15 @@ the server thread never reads half-updated state.
   CloudFormation does); by name it "does not exist". The engine forgets a stack whose
   creation rolled back (``ROLLBACK_COMPLETE``) as if it had been deleted, so such a stack is
   ``DELETE_COMPLETE`` by id afterwards.
+* ``DescribeStackEvents``: the stack's events, newest first, 100 a page with ``NextToken``
+  (the API reference's page size). A stack-level event (``ResourceType``
+  ``AWS::CloudFormation::Stack``, the stack's name as logical id, its id as physical id) is
+  recorded whenever the stack status changes; the engine records each resource's
+  transitions (``CREATE_IN_PROGRESS`` before its provider is invoked, ``CREATE_FAILED`` with
+  "Resource creation cancelled" for a cancelled Create, …), as the user guide's "Monitor
+  stack progress" shows them.
+* ``DescribeStackResource``: the resource as its newest event leaves it (status, physical
+  id, ``LastUpdatedTimestamp``); ``ValidationError`` for a logical id without events.
 * Any other action is refused with ``InvalidAction`` (HTTP 400) naming what is supported.
 """
 
@@ -47,6 +57,7 @@ __all__ = [
     "ParameterDescription",
     "StackDescription",
     "StackDirectory",
+    "StackEvent",
     "answer",
     "describe_stacks_xml",
     "error_xml",
@@ -60,7 +71,10 @@ _log = logging.getLogger(__name__)
 API_VERSION: Final = "2010-05-15"
 #: ``metadata.xmlNamespace`` in botocore's model.
 XML_NAMESPACE: Final = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
-_SUPPORTED_ACTIONS: Final = ("DescribeStacks",)
+_SUPPORTED_ACTIONS: Final = ("DescribeStacks", "DescribeStackEvents", "DescribeStackResource")
+#: ``DescribeStackEvents`` page size.
+EVENTS_PAGE: Final = 100
+_STACK_TYPE: Final = "AWS::CloudFormation::Stack"
 _MAX_BODY: Final = 1024 * 1024
 #: Characters XML 1.0 does not allow (a parser would refuse the whole response).
 _XML_INVALID: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -105,6 +119,26 @@ class ParameterDescription:
     key: str
     value: str
     resolved_value: str | None = None
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    """One stack event, as ``DescribeStackEvents`` reports it."""
+
+    event_id: str
+    stack_id: str
+    stack_name: str
+    logical_id: str
+    physical_id: str
+    resource_type: str
+    status: str
+    timestamp: datetime
+    reason: str = ""
+
+    @property
+    def is_stack_level(self) -> bool:
+        """An event of the stack itself (not of one of its resources)."""
+        return self.resource_type == _STACK_TYPE and self.physical_id == self.stack_id
 
 
 @dataclass(frozen=True)
@@ -168,6 +202,8 @@ class StackDirectory:
         self._lock = threading.Lock()
         self._live: dict[str, StackDescription] = {}
         self._deleted: dict[str, StackDescription] = {}
+        #: stack id → its events, oldest first.
+        self._events: dict[str, list[StackEvent]] = {}
         for stack in stacks:
             self.publish(stack)
 
@@ -178,8 +214,61 @@ class StackDirectory:
             previous = self._live.get(stack.stack_name)
             if previous is not None and previous.stack_id != snapshot.stack_id:
                 self._deleted[previous.stack_id] = _as_deleted(previous)
+                self._stack_event(previous.stack_id, previous.stack_name, "DELETE_COMPLETE", "")
+                previous = None
+            if previous is None or previous.status != snapshot.status:
+                self._stack_event(
+                    snapshot.stack_id, snapshot.stack_name, snapshot.status, snapshot.status_reason
+                )
             self._live[stack.stack_name] = snapshot
             self._deleted.pop(snapshot.stack_id, None)
+
+    def record(
+        self,
+        stack_id: str,
+        stack_name: str,
+        logical_id: str,
+        resource_type: str,
+        status: str,
+        *,
+        physical_id: str = "",
+        reason: str = "",
+    ) -> StackEvent:
+        """Record a resource's status change (what ``DescribeStackEvents`` lists)."""
+        event = StackEvent(
+            str(uuid.uuid4()),
+            stack_id,
+            stack_name,
+            logical_id,
+            physical_id,
+            resource_type,
+            status,
+            datetime.now(UTC),
+            reason,
+        )
+        with self._lock:
+            self._events.setdefault(stack_id, []).append(event)
+        return event
+
+    def _stack_event(self, stack_id: str, stack_name: str, status: str, reason: str) -> None:
+        self._events.setdefault(stack_id, []).append(
+            StackEvent(
+                str(uuid.uuid4()),
+                stack_id,
+                stack_name,
+                stack_name,
+                stack_id,
+                _STACK_TYPE,
+                status,
+                datetime.now(UTC),
+                reason,
+            )
+        )
+
+    def events(self, stack_id: str) -> list[StackEvent]:
+        """The stack's events, newest first."""
+        with self._lock:
+            return list(reversed(self._events.get(stack_id, [])))
 
     def remove(self, stack_name: str) -> None:
         """The stack is gone: ``DELETE_COMPLETE`` by id, unknown by name."""
@@ -187,6 +276,7 @@ class StackDirectory:
             previous = self._live.pop(stack_name, None)
             if previous is not None:
                 self._deleted[previous.stack_id] = _as_deleted(previous)
+                self._stack_event(previous.stack_id, stack_name, "DELETE_COMPLETE", "")
 
     def find(self, name_or_id: str) -> StackDescription | None:
         """The live stack with this name or id, or the deleted stack with this id."""
@@ -291,6 +381,62 @@ def describe_stacks_xml(stacks: Iterable[StackDescription], request_id: str) -> 
     )
 
 
+def _event_xml(event: StackEvent) -> str:
+    return "".join(
+        (
+            "<member>",
+            _element("StackId", event.stack_id),
+            _element("EventId", event.event_id),
+            _element("StackName", event.stack_name),
+            _element("LogicalResourceId", event.logical_id),
+            _element("PhysicalResourceId", event.physical_id),
+            _element("ResourceType", event.resource_type),
+            _element("Timestamp", format_timestamp(event.timestamp)),
+            _element("ResourceStatus", event.status),
+            _element("ResourceStatusReason", event.reason or None),
+            "</member>",
+        )
+    )
+
+
+def describe_stack_events_xml(
+    events: list[StackEvent], next_token: str | None, request_id: str
+) -> str:
+    """The ``DescribeStackEventsResponse`` document (one page)."""
+    members = "".join(_event_xml(e) for e in events)
+    token = _element("NextToken", next_token)
+    return (
+        f'<DescribeStackEventsResponse xmlns="{XML_NAMESPACE}">'
+        f"<DescribeStackEventsResult><StackEvents>{members}</StackEvents>{token}"
+        "</DescribeStackEventsResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</DescribeStackEventsResponse>"
+    )
+
+
+def describe_stack_resource_xml(latest: StackEvent, request_id: str) -> str:
+    """The ``DescribeStackResourceResponse`` document for the resource ``latest`` is about."""
+    detail = "".join(
+        (
+            _element("StackName", latest.stack_name),
+            _element("StackId", latest.stack_id),
+            _element("LogicalResourceId", latest.logical_id),
+            _element("PhysicalResourceId", latest.physical_id or None),
+            _element("ResourceType", latest.resource_type),
+            _element("LastUpdatedTimestamp", format_timestamp(latest.timestamp)),
+            _element("ResourceStatus", latest.status),
+            _element("ResourceStatusReason", latest.reason or None),
+        )
+    )
+    return (
+        f'<DescribeStackResourceResponse xmlns="{XML_NAMESPACE}">'
+        "<DescribeStackResourceResult><StackResourceDetail>"
+        f"{detail}</StackResourceDetail></DescribeStackResourceResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</DescribeStackResourceResponse>"
+    )
+
+
 def error_xml(code: str, message: str, request_id: str, *, kind: str = "Sender") -> str:
     """An ``ErrorResponse`` document as CloudFormation's query API sends it."""
     return (
@@ -322,12 +468,28 @@ def answer(directory: StackDirectory, params: Mapping[str, str], request_id: str
             f"(supported: {', '.join(_SUPPORTED_ACTIONS)}).",
         )
     name = params.get("StackName")
-    if name is None or name == "":
+    if action == "DescribeStacks" and not name:
         return describe_stacks_xml(directory.live(), request_id)
+    if not name:
+        raise ApiError("ValidationError", "StackName is required")
     found = directory.find(name)
     if found is None:
         raise ApiError("ValidationError", f"Stack with id {name} does not exist")
-    return describe_stacks_xml([found], request_id)
+    if action == "DescribeStacks":
+        return describe_stacks_xml([found], request_id)
+    events = directory.events(found.stack_id)
+    if action == "DescribeStackEvents":
+        start = int(params["NextToken"]) if params.get("NextToken", "").isdigit() else 0
+        end = start + EVENTS_PAGE
+        token = str(end) if end < len(events) else None
+        return describe_stack_events_xml(events[start:end], token, request_id)
+    logical_id = params.get("LogicalResourceId", "")
+    for event in events:
+        if event.logical_id == logical_id and not event.is_stack_level:
+            return describe_stack_resource_xml(event, request_id)
+    raise ApiError(
+        "ValidationError", f"Resource {logical_id} does not exist for stack {found.stack_name}"
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -24,6 +24,7 @@ created are deleted, ``DELETE_IN_PROGRESS`` while a stack is destroyed, …).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,7 +40,7 @@ from .assets import publish_assets
 from .cloudformation_api import CloudFormationEndpoint, StackDirectory
 from .custom_resources import CustomResourceProvider, is_custom_resource
 from .events import make_stack_id
-from .intrinsics import topological_order
+from .intrinsics import ResolutionError, topological_order
 from .lambda_runner import LambdaRunner
 from .progress import Reporter
 from .providers import (
@@ -50,6 +51,7 @@ from .providers import (
     default_providers,
 )
 from .response_server import ResponseServer
+from .scheduling import DEFAULT_MAX_PARALLEL, Scheduler
 from .stack_update import DeploymentFailed, LocalDeployError, StackSummary, StackUpdate
 from .state import ResourceState, StackState, StateStore
 
@@ -104,6 +106,8 @@ class LocalCloudFormation:
         ssm_parameters: extra SSM parameters (name → value) that "exist in the account".
         rollback: roll back failed deployments (``False`` is like ``cdk deploy --no-rollback``).
         providers: override or add resource providers (type → provider).
+        max_parallel: resource operations run at once (CloudFormation runs independent
+            resources in parallel; see :mod:`.scheduling`).
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class LocalCloudFormation:
         ssm_parameters: Mapping[str, str] | None = None,
         rollback: bool = True,
         providers: Mapping[str, ResourceProvider] | None = None,
+        max_parallel: int = DEFAULT_MAX_PARALLEL,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.s3_endpoint = s3_endpoint
@@ -139,6 +144,8 @@ class LocalCloudFormation:
         self.kill_margin_seconds = kill_margin_seconds
         self.ssm_parameters = {**DEFAULT_SSM_PARAMETERS, **(ssm_parameters or {})}
         self.rollback = rollback
+        #: Runs resource operations in parallel; keeps the Creates it cancelled.
+        self.scheduler = Scheduler(max_parallel)
         self.state = StateStore(self.state_dir)
         #: What the local CloudFormation API endpoint answers (live statuses of the stacks).
         self.stack_directory = StackDirectory(self.state)
@@ -149,6 +156,8 @@ class LocalCloudFormation:
         self._record_only = RecordOnlyProvider()
         self._response_server: ResponseServer | None = None
         self._runner: LambdaRunner | None = None
+        #: Services are started on first use, possibly by resource operations in parallel.
+        self._starting = threading.RLock()
         self._s3: S3Client | None = None
         self._codeartifact: CodeArtifactClient | None = None
         self._context = ProviderContext(
@@ -170,8 +179,9 @@ class LocalCloudFormation:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Stop the response server and the CloudFormation API endpoint (both started on the
-        first custom resource)."""
+        """Wait for the Lambda functions of cancelled Creates to end (their timeouts bound
+        that), then stop the response server and the CloudFormation API endpoint."""
+        self.wait_for_abandoned()
         if self._response_server is not None:
             self._response_server.stop()
             self._response_server = None
@@ -180,6 +190,33 @@ class LocalCloudFormation:
             self._cloudformation_api.stop()
             self._cloudformation_api = None
             self._runner = None
+
+    def wait_for_abandoned(self, timeout: float | None = None) -> bool:
+        """Wait until the handlers of Creates CloudFormation cancelled have finished (in AWS
+        they run on after the rollback too); False if some still run at ``timeout``."""
+        return self.scheduler.wait_for_abandoned(timeout)
+
+    def record_event(
+        self,
+        stack_id: str,
+        stack_name: str,
+        logical_id: str,
+        resource_type: str,
+        status: str,
+        *,
+        physical_id: str = "",
+        reason: str = "",
+    ) -> None:
+        """Record a resource event for ``DescribeStackEvents`` / ``DescribeStackResource``."""
+        self.stack_directory.record(
+            stack_id,
+            stack_name,
+            logical_id,
+            resource_type,
+            status,
+            physical_id=physical_id,
+            reason=reason,
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -201,48 +238,54 @@ class LocalCloudFormation:
 
     def s3_client(self) -> S3Client:
         """boto3 S3 client for the local S3 endpoint."""
-        if self._s3 is None:
-            self._s3 = boto3.client(
-                "s3",
-                endpoint_url=self.s3_endpoint,
-                region_name=self.region,
-                aws_access_key_id=_DUMMY_KEY,
-                aws_secret_access_key=_DUMMY_KEY,
-                aws_session_token=_DUMMY_KEY,
-            )
-        return self._s3
+        with self._starting:
+            if self._s3 is None:
+                self._s3 = boto3.client(
+                    "s3",
+                    endpoint_url=self.s3_endpoint,
+                    region_name=self.region,
+                    aws_access_key_id=_DUMMY_KEY,
+                    aws_secret_access_key=_DUMMY_KEY,
+                    aws_session_token=_DUMMY_KEY,
+                )
+            return self._s3
 
     def codeartifact_client(self) -> CodeArtifactClient:
         """boto3 CodeArtifact client for the CodeArtifact endpoint."""
-        if self.codeartifact_endpoint is None:
-            raise ProviderError(
-                "no CodeArtifact endpoint configured (pass codeartifact_endpoint / "
-                "--codeartifact-endpoint) for CodeArtifact resources"
-            )
-        if self._codeartifact is None:
-            self._codeartifact = boto3.client(
-                "codeartifact",
-                endpoint_url=self.codeartifact_endpoint,
-                region_name=self.region,
-                verify=str(self.codeartifact_ca_bundle) if self.codeartifact_ca_bundle else None,
-                config=Config(retries={"mode": "standard", "max_attempts": 3}),
-                aws_access_key_id=_DUMMY_KEY,
-                aws_secret_access_key=_DUMMY_KEY,
-                aws_session_token=_DUMMY_KEY,
-            )
-        return self._codeartifact
+        with self._starting:
+            if self.codeartifact_endpoint is None:
+                raise ProviderError(
+                    "no CodeArtifact endpoint configured (pass codeartifact_endpoint / "
+                    "--codeartifact-endpoint) for CodeArtifact resources"
+                )
+            if self._codeartifact is None:
+                self._codeartifact = boto3.client(
+                    "codeartifact",
+                    endpoint_url=self.codeartifact_endpoint,
+                    region_name=self.region,
+                    verify=str(self.codeartifact_ca_bundle)
+                    if self.codeartifact_ca_bundle
+                    else None,
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                    aws_access_key_id=_DUMMY_KEY,
+                    aws_secret_access_key=_DUMMY_KEY,
+                    aws_session_token=_DUMMY_KEY,
+                )
+            return self._codeartifact
 
     def response_server(self) -> ResponseServer:
         """The HTTPS ResponseURL server (started on first use)."""
-        if self._response_server is None:
-            self._response_server = ResponseServer(ca_dir=self.state_dir / "tls").start()
-        return self._response_server
+        with self._starting:
+            if self._response_server is None:
+                self._response_server = ResponseServer(ca_dir=self.state_dir / "tls").start()
+            return self._response_server
 
     def cloudformation_api(self) -> CloudFormationEndpoint:
         """The local CloudFormation API endpoint (``DescribeStacks``; started on first use)."""
-        if self._cloudformation_api is None:
-            self._cloudformation_api = CloudFormationEndpoint(self.stack_directory).start()
-        return self._cloudformation_api
+        with self._starting:
+            if self._cloudformation_api is None:
+                self._cloudformation_api = CloudFormationEndpoint(self.stack_directory).start()
+            return self._cloudformation_api
 
     @property
     def cloudformation_endpoint(self) -> str:
@@ -258,22 +301,23 @@ class LocalCloudFormation:
 
     def lambda_runner(self) -> LambdaRunner:
         """The runner for handler subprocesses (wired to the local endpoints and CAs)."""
-        if self._runner is None:
-            server = self.response_server()
-            self._runner = LambdaRunner(
-                work_dir=self.state_dir / "runs",
-                region=self.region,
-                account_id=self.account_id,
-                partition=self.partition,
-                s3_endpoint=self.s3_endpoint,
-                codeartifact_endpoint=self.codeartifact_endpoint,
-                cloudformation_endpoint=self.cloudformation_endpoint,
-                ca_files=(server.ca_file,),
-                codeartifact_ca_bundle=self.codeartifact_ca_bundle,
-                echo=self.reporter.detail if self.echo_handler_logs else None,
-                kill_margin_seconds=self.kill_margin_seconds,
-            )
-        return self._runner
+        with self._starting:
+            if self._runner is None:
+                server = self.response_server()
+                self._runner = LambdaRunner(
+                    work_dir=self.state_dir / "runs",
+                    region=self.region,
+                    account_id=self.account_id,
+                    partition=self.partition,
+                    s3_endpoint=self.s3_endpoint,
+                    codeartifact_endpoint=self.codeartifact_endpoint,
+                    cloudformation_endpoint=self.cloudformation_endpoint,
+                    ca_files=(server.ca_file,),
+                    codeartifact_ca_bundle=self.codeartifact_ca_bundle,
+                    echo=self.reporter.detail if self.echo_handler_logs else None,
+                    kill_margin_seconds=self.kill_margin_seconds,
+                )
+            return self._runner
 
     def provider_for(self, resource_type: str) -> ResourceProvider:
         """The provider that handles ``resource_type``."""
@@ -321,6 +365,26 @@ class LocalCloudFormation:
     def importers(self, export_name: str, *, excluding: str) -> list[str]:
         """Stacks other than ``excluding`` that import ``export_name``."""
         return self.state.importers(export_name, excluding=excluding)
+
+    def stack_output(self, stack_name: str, output_name: str) -> str:
+        """``Fn::GetStackOutput``: output ``output_name`` of the deployed stack ``stack_name``
+        (its name or stack id), read now. A weak reference: nothing is recorded as imported, so
+        the producer may change or remove the output later.
+
+        Raises:
+            ResolutionError: the stack is not deployed, or has no such output.
+        """
+        stack = self.state.get(stack_name) or next(
+            (s for s in self.state if s.stack_id == stack_name), None
+        )
+        if stack is None:
+            raise ResolutionError(f"Fn::GetStackOutput: Stack with id {stack_name} does not exist")
+        output = stack.outputs.get(output_name)
+        if output is None:
+            raise ResolutionError(
+                f"Fn::GetStackOutput: Output {output_name} does not exist in stack {stack_name}"
+            )
+        return output.value
 
     def save(self, stack: StackState) -> None:
         """Persist ``stack``."""

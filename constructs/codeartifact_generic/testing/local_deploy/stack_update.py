@@ -37,6 +37,7 @@ delete what the failed update created         ``UPDATE_ROLLBACK_COMPLETE_CLEANUP
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ from .providers import (
     ResourceRequest,
     generate_name,
 )
+from .scheduling import Scheduler
 from .state import OutputState, ResourceState, StackState
 
 __all__ = ["DeploymentFailed", "LocalDeployError", "StackServices", "StackSummary", "StackUpdate"]
@@ -73,6 +75,9 @@ _STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 _USER_INITIATED: Final = "User Initiated"
 #: How the progress report names the update that puts a resource back during a rollback.
 _ROLLBACK_ACTION: Final = "UPDATE (rollback)"
+#: ``ResourceStatusReason`` of a Create CloudFormation stopped waiting for (another resource
+#: failed meanwhile): cloudformation-coverage-roadmap#1814, aws/aws-cdk#36951.
+CANCELLED_REASON: Final = "Resource creation cancelled"
 
 
 class LocalDeployError(Exception):
@@ -143,6 +148,23 @@ class StackServices(Protocol):
 
     def save(self, stack: StackState) -> None:
         """Persist ``stack``."""
+
+    def record_event(
+        self,
+        stack_id: str,
+        stack_name: str,
+        logical_id: str,
+        resource_type: str,
+        status: str,
+        *,
+        physical_id: str = "",
+        reason: str = "",
+    ) -> None:
+        """Record a resource event (``DescribeStackEvents`` / ``DescribeStackResource``)."""
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """Runs the resource operations in parallel, in dependency order."""
 
     def forget(self, stack_name: str) -> None:
         """Remove the stack from the state."""
@@ -235,6 +257,12 @@ class StackUpdate:
         self._deps: dict[str, list[str]] = {}
         #: Resources a rollback must not delete: something depending on them failed to delete.
         self._blocked: set[str] = set()
+        #: Guards records, journal and saves: resources are applied in parallel threads.
+        self._lock = threading.RLock()
+        #: Custom resource Creates running now: logical id → (type, resolved properties).
+        self._creating: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: Creates cancelled while they ran (same values); their late answers are ignored.
+        self._cancelled: dict[str, tuple[str, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------ ReferenceSource
 
@@ -306,9 +334,7 @@ class StackUpdate:
         self.services.reporter.stack(self.stack_name, in_progress)
         self._save(in_progress, reason=_USER_INITIATED)
         try:
-            for logical_id in order:
-                self._apply(logical_id, resources[logical_id], deps[logical_id], resources)
-                self._save(in_progress, reason=_USER_INITIATED)
+            self._apply_all(order, deps, resources, in_progress)
             outputs = self._outputs()
             self._check_exports(outputs)
         except _Failure as failure:
@@ -570,6 +596,81 @@ class StackUpdate:
             self.stack_name, action, logical_id, resource_type, outcome, seconds, detail
         )
 
+    def _apply_all(
+        self,
+        order: list[str],
+        deps: dict[str, set[str]],
+        resources: dict[str, Any],
+        in_progress: str,
+    ) -> None:
+        """Every resource, independent ones in parallel; see :mod:`.scheduling`."""
+
+        def work(logical_id: str) -> None:
+            self._apply(logical_id, resources[logical_id], deps[logical_id], resources)
+            self._save(in_progress, reason=_USER_INITIATED)
+
+        self.services.scheduler.run(
+            order,
+            {lid: [d for d in ds if d in resources] for lid, ds in deps.items()},
+            work,
+            cancellable=self._claim_cancel,
+            on_cancel=self._cancel_create,
+        )
+
+    def _claim_cancel(self, logical_id: str) -> bool:
+        """Cancel ``logical_id`` if it is a custom resource Create still waiting for its
+        answer (atomically: an answer that arrived first wins)."""
+        with self._lock:
+            running = self._creating.pop(logical_id, None)
+            if running is None:
+                return False
+            self._cancelled[logical_id] = running
+            return True
+
+    def _cancel_create(self, logical_id: str) -> None:
+        """Stop waiting for a running custom resource Create, as CloudFormation does when
+        another resource fails: ``CREATE_FAILED`` "Resource creation cancelled", and the
+        rollback sends Delete for a physical id CloudFormation generates."""
+        with self._lock:
+            resource_type, properties = self._cancelled[logical_id]
+            self._event(logical_id, resource_type, "CREATE_FAILED", reason=CANCELLED_REASON)
+            self.journal.append(_Entry("create_failed", logical_id, resource_type, properties))
+        self.services.reporter.resource(
+            self.stack_name, "CREATE", logical_id, resource_type, "FAILED", None, CANCELLED_REASON
+        )
+
+    def _late(self, logical_id: str, what: str) -> bool:
+        """True (and reported) when ``logical_id``'s Create was cancelled: its answer is
+        ignored, like CloudFormation ignores a response to a request it gave up on."""
+        with self._lock:
+            self._creating.pop(logical_id, None)
+            if logical_id not in self._cancelled:
+                return False
+        self.services.reporter.warn(
+            f"{self.stack_name}/{logical_id}: the cancelled Create answered {what} after "
+            "CloudFormation stopped waiting; ignored"
+        )
+        return True
+
+    def _event(
+        self,
+        logical_id: str,
+        resource_type: str,
+        status: str,
+        *,
+        physical_id: str = "",
+        reason: str = "",
+    ) -> None:
+        self.services.record_event(
+            self.stack_id,
+            self.stack_name,
+            logical_id,
+            resource_type,
+            status,
+            physical_id=physical_id,
+            reason=reason,
+        )
+
     def _apply(
         self,
         logical_id: str,
@@ -579,12 +680,15 @@ class StackUpdate:
     ) -> None:
         resource_type = str(definition.get("Type"))
         provider = self.services.provider_for(resource_type)
-        ctx = self.services.context
-        current = self.records.get(logical_id)
+        with self._lock:
+            current = self.records.get(logical_id)
         action = "CREATE" if current is None else "UPDATE"
         started = time.monotonic()
         try:
-            properties = self._resolver.resolve_properties(definition.get("Properties") or {}) or {}
+            with self._lock:
+                properties = (
+                    self._resolver.resolve_properties(definition.get("Properties") or {}) or {}
+                )
         except ResolutionError as exc:
             self._report(action, logical_id, resource_type, provider, started, "FAILED", str(exc))
             raise _Failure(logical_id, str(exc)) from None
@@ -596,27 +700,12 @@ class StackUpdate:
             current.deletion_policy = deletion_policy
             current.update_replace_policy = replace_policy
             return
-        if provider.rollback_by_update:
-            self.services.reporter.start(self.stack_name, action, logical_id, resource_type)
-        request = self._request(logical_id, resource_type, properties)
-        try:
-            if current is None:
-                result = provider.create(ctx, request)
-            else:
-                result = provider.update(ctx, request, current)
-        except ProviderError as exc:
-            self._failed(action, logical_id, resource_type, properties, current, exc.physical_id)
-            self._report(action, logical_id, resource_type, provider, started, "FAILED", exc.reason)
-            raise _Failure(logical_id, exc.reason) from None
-        except Exception as exc:
-            reason = f"Internal error: {type(exc).__name__}: {exc}"
-            self._failed(action, logical_id, resource_type, properties, current, None)
-            self._report(action, logical_id, resource_type, provider, started, "FAILED", reason)
-            raise _Failure(logical_id, reason) from exc
+        result = self._provision(action, logical_id, resource_type, properties, current, started)
+        if result is None:
+            return
         record = self._record(logical_id, resource_type, properties, result, depends_on)
         record.deletion_policy = deletion_policy
         record.update_replace_policy = replace_policy
-        self.records[logical_id] = record
         entry = _Entry(
             "create" if current is None else "update",
             logical_id,
@@ -625,12 +714,66 @@ class StackUpdate:
             before=current,
             after=record,
         )
-        self.journal.append(entry)
+        with self._lock:
+            self.records[logical_id] = record
+            self.journal.append(entry)
+            if entry.replaced and current is not None:
+                current.update_replace_policy = replace_policy
+                self.replaced.append(current)
+            self._event(
+                logical_id, resource_type, f"{action}_COMPLETE", physical_id=result.physical_id
+            )
         detail = f"replaced {current.physical_id}" if entry.replaced and current else ""
-        if entry.replaced and current is not None:
-            current.update_replace_policy = replace_policy
-            self.replaced.append(current)
         self._report(action, logical_id, resource_type, provider, started, "OK", detail)
+
+    def _provision(
+        self,
+        action: str,
+        logical_id: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        current: ResourceState | None,
+        started: float,
+    ) -> ProvisionResult | None:
+        """Create or update through the provider; None when a cancelled Create answered late.
+        Raises :class:`_Failure` when the provider failed."""
+        provider = self.services.provider_for(resource_type)
+        ctx = self.services.context
+        if provider.rollback_by_update:
+            self.services.reporter.start(self.stack_name, action, logical_id, resource_type)
+        request = self._request(logical_id, resource_type, properties)
+        with self._lock:
+            if current is None and provider.rollback_by_update:
+                self._creating[logical_id] = (resource_type, properties)
+            self._event(
+                logical_id,
+                resource_type,
+                f"{action}_IN_PROGRESS",
+                physical_id=current.physical_id if current else "",
+            )
+        try:
+            if current is None:
+                result = provider.create(ctx, request)
+            else:
+                result = provider.update(ctx, request, current)
+        except ProviderError as exc:
+            if self._late(logical_id, "FAILED"):
+                return None
+            self._failed(
+                action, logical_id, resource_type, properties, current, exc.physical_id, exc.reason
+            )
+            self._report(action, logical_id, resource_type, provider, started, "FAILED", exc.reason)
+            raise _Failure(logical_id, exc.reason) from None
+        except Exception as exc:
+            if self._late(logical_id, "an error"):
+                return None
+            reason = f"Internal error: {type(exc).__name__}: {exc}"
+            self._failed(action, logical_id, resource_type, properties, current, None, reason)
+            self._report(action, logical_id, resource_type, provider, started, "FAILED", reason)
+            raise _Failure(logical_id, reason) from exc
+        if self._late(logical_id, "SUCCESS"):
+            return None
+        return result
 
     def _failed(
         self,
@@ -640,17 +783,20 @@ class StackUpdate:
         properties: dict[str, Any],
         current: ResourceState | None,
         physical_id: str | None,
+        reason: str = "",
     ) -> None:
-        self.journal.append(
-            _Entry(
-                "create_failed" if action == "CREATE" else "update_failed",
-                logical_id,
-                resource_type,
-                properties,
-                before=current,
-                failed_physical_id=physical_id,
+        with self._lock:
+            self.journal.append(
+                _Entry(
+                    "create_failed" if action == "CREATE" else "update_failed",
+                    logical_id,
+                    resource_type,
+                    properties,
+                    before=current,
+                    failed_physical_id=physical_id,
+                )
             )
-        )
+            self._event(logical_id, resource_type, f"{action}_FAILED", reason=reason)
 
     @staticmethod
     def _record(
@@ -731,9 +877,22 @@ class StackUpdate:
         started = time.monotonic()
         if provider.rollback_by_update:
             self.services.reporter.start(self.stack_name, action, record.logical_id, record.type)
+        self._event(
+            record.logical_id, record.type, "DELETE_IN_PROGRESS", physical_id=record.physical_id
+        )
         try:
             provider.delete(self.services.context, record, self.stack_name, self.stack_id)
+            self._event(
+                record.logical_id, record.type, "DELETE_COMPLETE", physical_id=record.physical_id
+            )
         except ProviderError as exc:
+            self._event(
+                record.logical_id,
+                record.type,
+                "DELETE_FAILED",
+                physical_id=record.physical_id,
+                reason=exc.reason,
+            )
             self._report(
                 action, record.logical_id, record.type, provider, started, "FAILED", exc.reason
             )
@@ -1035,9 +1194,28 @@ class StackUpdate:
         assert before is not None
         started = time.monotonic()
         request = self._request(entry.logical_id, entry.resource_type, before.properties)
+        self._event(
+            entry.logical_id,
+            entry.resource_type,
+            "UPDATE_IN_PROGRESS",
+            physical_id=current.physical_id,
+        )
         try:
             result = provider.update(self.services.context, request, current)
+            self._event(
+                entry.logical_id,
+                entry.resource_type,
+                "UPDATE_COMPLETE",
+                physical_id=result.physical_id,
+            )
         except ProviderError as exc:
+            self._event(
+                entry.logical_id,
+                entry.resource_type,
+                "UPDATE_FAILED",
+                physical_id=current.physical_id,
+                reason=exc.reason,
+            )
             self._report(
                 _ROLLBACK_ACTION,
                 entry.logical_id,
@@ -1054,6 +1232,10 @@ class StackUpdate:
     # ------------------------------------------------------------ persistence
 
     def _save(self, status: str, reason: str = "") -> None:
+        with self._lock:
+            self._save_unlocked(status, reason)
+
+    def _save_unlocked(self, status: str, reason: str) -> None:
         base = self.previous
         stack = StackState(
             stack_name=self.stack_name,
