@@ -7,7 +7,7 @@ and the rollback Delete of a Create that failed. Each scenario checks CodeArtifa
 from __future__ import annotations
 
 import pytest
-from codeartifact_generic.handler import contract
+from codeartifact_generic.handler.contract import ResourceId
 
 from handler.harness import dump
 
@@ -99,7 +99,7 @@ def test_10_duplicate_create_events_publish_nothing_twice(world: World) -> None:
     assert first.response is not None and first.response.succeeded, dump(first)
     revision = first.response.data["VersionRevision"]
     # WHEN the same Create arrives again (same RequestId), then once more (new RequestId)
-    again = world.send("Create", props, request_id="dup-request")
+    again = world.send("Create", props, request_id="dup-request", redelivery=True)
     writes_again = _writes(world)
     third = world.send("Create", props)
     writes_third = _writes(world)
@@ -113,12 +113,18 @@ def test_10_duplicate_create_events_publish_nothing_twice(world: World) -> None:
     assert version is not None and version["revision"] == revision
     assert world.assets() == [("a.bin", sha256(b"a" * 10)), ("b.bin", sha256(b"b" * 20))]
     assert world.blob_count() == world.stored_asset_count()
-    # AND every answer names the same version; the redeliveries mark it adopted, because they
-    # cannot tell their own first delivery from another stack publishing the same bytes, and
-    # adopted is the side that never deletes it
-    ids = [o.response.physical_resource_id for o in (first, again, third) if o.response]
-    assert {contract.identity_of(i) for i in ids} == {ids[0]}
-    assert [contract.is_adopted(i) for i in ids] == [False, True, True]
+    # AND the redelivery (same RequestId) answers exactly the first delivery's physical id;
+    # the Create with a new RequestId (another resource) names the same version, but was
+    # created after CodeArtifact dated it: it does not own it
+    ids = [
+        ResourceId.parse(o.response.physical_resource_id)
+        for o in (first, again, third)
+        if o.response
+    ]
+    assert ids[0] == ids[1]
+    assert ids[2].identity == ids[0].identity
+    assert ids[2].resource_created is not None and ids[0].resource_created is not None
+    assert ids[2].resource_created > ids[0].resource_created
 
 
 def test_10_create_resumes_an_unfinished_version_it_had_started(world: World) -> None:

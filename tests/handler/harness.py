@@ -55,6 +55,10 @@ class Outcome:
         return self.invocation.log_path.read_text()
 
 
+#: The logical id of the custom resource the harness plays.
+LOGICAL_ID = "Version"
+
+
 class CustomResourceHarness:
     """Sends Create/Update/Delete events to the bundled handler and collects the responses."""
 
@@ -144,8 +148,19 @@ class CustomResourceHarness:
         request_id: str | None = None,
         raw_event: dict[str, Any] | None = None,
         timeout_seconds: float | None = None,
+        redelivery: bool = False,
     ) -> Outcome:
-        """Deliver one event and wait (bounded) for the handler's response."""
+        """Deliver one event and wait (bounded) for the handler's response.
+
+        Like CloudFormation, the harness records a Create's ``CREATE_IN_PROGRESS`` event first
+        (when a stack operation is under way), unless the Create is a ``redelivery`` of the
+        previous one.
+        """
+        if request_type == "Create" and not redelivery and self._stack is not None:
+            assert self.stacks is not None
+            self.stacks.record(
+                self.stack_id, STACK_NAME, LOGICAL_ID, contract.RESOURCE_TYPE, "CREATE_IN_PROGRESS"
+            )
         pending = self.responses.expect(request_type)
         try:
             event: dict[str, Any] = dict(
@@ -153,7 +168,7 @@ class CustomResourceHarness:
                     request_type,  # type: ignore[arg-type]
                     response_url=pending.url,
                     stack_id=self.stack_id,
-                    logical_resource_id="Version",
+                    logical_resource_id=LOGICAL_ID,
                     resource_type=contract.RESOURCE_TYPE,
                     properties={"ServiceToken": self.function.arn, **properties},
                     old_properties=(

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from codeartifact_generic.handler import contract
+from codeartifact_generic.handler.contract import ResourceId
 
 from .conftest import Repo, Servers
 from .harness import ACCOUNT, CustomResourceHarness, dump, properties
@@ -61,12 +62,14 @@ def test_create_answers_success_with_revision_status_and_hashes(
     )
     # WHEN CloudFormation sends Create
     outcome = harness.send("Create", props)
-    # THEN it answers SUCCESS with the version's identity as physical id and its attributes
+    # THEN it answers SUCCESS with the version's identity (and the resource's creation time)
+    # as physical id, and its attributes
     assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
     expected_id = "/".join(
         (ACCOUNT, repo.domain, repo.repository, "generic", "tools", "mycli", "1.0.0")
     )
-    assert outcome.response.physical_resource_id == expected_id
+    resource = ResourceId.parse(outcome.response.physical_resource_id)
+    assert resource.identity == expected_id and resource.resource_created is not None
     data = outcome.response.data
     described = _version(servers, repo)
     assert described is not None
@@ -87,12 +90,15 @@ def test_duplicate_create_is_idempotent(
     props = properties(
         domain=repo.domain, repository=repo.repository, assets=[_asset(servers, repo, "a", b"x")]
     )
-    first = harness.send("Create", props)
-    # WHEN the same Create is delivered again (same and new RequestId)
-    again = harness.send("Create", props)
-    # THEN both answer SUCCESS with the same revision
-    assert first.response and again.response and again.response.succeeded, dump(again)
+    with harness.stack_operation():
+        first = harness.send("Create", props, request_id="same-request")
+        assert first.response is not None
+        # WHEN the same Create is delivered again (Lambda invokes at least once)
+        again = harness.send("Create", props, request_id="same-request", redelivery=True)
+    # THEN both answer SUCCESS with the same revision and exactly the same physical id
+    assert again.response and again.response.succeeded, dump(again)
     assert again.response.data == first.response.data
+    assert again.response.physical_resource_id == first.response.physical_resource_id
 
 
 def test_failed_create_reason_is_short_and_rollback_delete_succeeds(
@@ -160,9 +166,13 @@ def test_update_to_a_new_version_returns_a_new_physical_id(
     updated = harness.send(
         "Update", new, old_properties=old, physical_id=created.response.physical_resource_id
     )
-    # THEN a new version exists under a new physical id and the old one is untouched
+    # THEN a new version exists under a new physical id (same resource creation time) and the
+    # old one is untouched
     assert updated.response and updated.response.succeeded, dump(updated)
-    assert updated.response.physical_resource_id.endswith("/1.0.1")
+    before = ResourceId.parse(created.response.physical_resource_id)
+    after = ResourceId.parse(updated.response.physical_resource_id)
+    assert after.identity.endswith("/1.0.1")
+    assert after.resource_created == before.resource_created is not None
     versions = servers.codeartifact_client().list_package_versions(
         domain=repo.domain,
         repository=repo.repository,
@@ -229,14 +239,13 @@ def test_slow_publish_stops_before_the_timeout_and_its_late_landing_is_rolled_ba
     with harness.stack_operation():
         # WHEN Create runs
         outcome = harness.send("Create", props, timeout_seconds=8)
-        # THEN it answers FAILED in time, naming the asset it was waiting on, with a generated
-        # id that says it had begun writing
+        # THEN it answers FAILED in time, naming the asset it was waiting on, with a generated id
         assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
         assert "stopped before the Lambda timeout" in outcome.response.reason
         assert "'first'" in outcome.response.reason
         assert not outcome.invocation.timed_out
         generated = outcome.response.physical_resource_id
-        assert "/" not in generated and contract.wrote_span(generated) is not None
+        assert not ResourceId.parse(generated).names_a_version
         # WHEN the upload it gave up on lands after its cleanup (the request had reached the
         # service whole), and CloudFormation then rolls the Create back
         assert answered_late.wait(timeout=10)
@@ -249,7 +258,7 @@ def test_slow_publish_stops_before_the_timeout_and_its_late_landing_is_rolled_ba
     assert _version(servers, repo) is None
 
 
-def test_adopted_version_keeps_its_marker_and_survives_destroy(
+def test_a_version_that_existed_before_the_resource_survives_destroy(
     servers: Servers, repo: Repo, harness: CustomResourceHarness
 ) -> None:
     # GIVEN a version that already exists, identical, before the stack declares it
@@ -261,7 +270,8 @@ def test_adopted_version_keeps_its_marker_and_survives_destroy(
         domain=repo.domain, repository=repo.repository, assets=[asset], RemovalPolicy="Destroy"
     )
     # WHEN a new resource creates it, then changes its status, then is deleted
-    created = harness.send("Create", props)
+    with harness.stack_operation():
+        created = harness.send("Create", props)
     assert created.response is not None and created.response.succeeded, dump(created)
     archived = {**props, "Status": "Archived"}
     updated = harness.send(
@@ -269,8 +279,8 @@ def test_adopted_version_keeps_its_marker_and_survives_destroy(
     )
     assert updated.response is not None and updated.response.succeeded, dump(updated)
     deleted = harness.send("Delete", archived, physical_id=updated.response.physical_resource_id)
-    # THEN the id marks the adoption and is kept across the update, and Destroy spares it
-    assert created.response.physical_resource_id.endswith("/1.0.0#adopted")
+    # THEN the id is kept across the update, and Destroy spares the version: CodeArtifact
+    # dates it before the resource was created
     assert updated.response.physical_resource_id == created.response.physical_resource_id
     assert updated.response.data["Status"] == "Archived"
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)

@@ -186,13 +186,13 @@ def test_other_actions_are_refused_clearly(client: CloudFormationClient) -> None
 
     # WHEN boto3 calls it
     with pytest.raises(ClientError) as raised:
-        client.describe_stack_events(StackName="Shop")
+        client.list_stacks()
 
     # THEN the error names the action and what is supported
     error = raised.value.response["Error"]
     assert error["Code"] == "InvalidAction"
-    assert "DescribeStackEvents" in error["Message"]
-    assert "DescribeStacks" in error["Message"]
+    assert "ListStacks" in error["Message"]
+    assert "DescribeStacks, DescribeStackEvents, DescribeStackResource" in error["Message"]
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 

@@ -71,6 +71,9 @@ def cfn(
         s3_endpoint=s3_server.endpoint_url,
         console=Console(file=output, width=200),
         lambda_retries=0,
+        # One operation at a time: these tests pin CloudFormation's sequence of events;
+        # parallel scheduling is tested in tests/lifecycle/test_cloudformation_behaviour.py.
+        max_parallel=1,
     ) as engine:
         yield engine
 

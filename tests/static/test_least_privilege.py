@@ -39,6 +39,8 @@ ALLOWED_ACTIONS = PACKAGE_ACTIONS | {
     "s3:GetObjectVersion",
     "kms:Decrypt",
     "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStackResource",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
 }
@@ -106,8 +108,14 @@ def _assert_common(template: dict[str, Any]) -> Permissions:
         for resource in resources:
             assert "*" not in resource, f"{action} on {resource}"
     assert all("Condition" not in s for s in permissions.statements)
-    # its own stack only
-    assert permissions.by_action["cloudformation:DescribeStacks"] == {"<StackId>"}
+    # its own stack only (status, events: when the resource was created, whether a running
+    # Create was cancelled)
+    for action in (
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:DescribeStackResource",
+    ):
+        assert permissions.by_action[action] == {"<StackId>"}
     # its own log group only, which keeps events for a bounded time
     log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     assert template["Resources"][log_group]["Type"] == "AWS::Logs::LogGroup"

@@ -48,7 +48,9 @@ class Scheduler:
         on_cancel: Callable[[str], None] = lambda _item: None,
     ) -> None:
         """Run every item (dependencies outside ``items`` count as done); see the class."""
-        pending = set(items)
+        order = list(items)  # ready items start in this order (a topological order)
+        members = set(order)
+        pending = set(order)
         done: set[str] = set()
         running: dict[str, threading.Thread] = {}
         failure: list[BaseException] = []
@@ -72,11 +74,12 @@ class Scheduler:
             while True:
                 if failure:
                     break
-                ready = sorted(
+                ready = [
                     item
-                    for item in pending
-                    if all(d in done or d not in items for d in dependencies.get(item, ()))
-                )
+                    for item in order
+                    if item in pending
+                    and all(d in done for d in dependencies.get(item, ()) if d in members)
+                ]
                 for item in ready[: max(0, self.max_parallel - len(running))]:
                     pending.discard(item)
                     thread = threading.Thread(target=body, args=(item,), daemon=True)
