@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound"}
 _DENIED = {"403", "AccessDenied", "Forbidden"}
 _CHANGED = {"412", "PreconditionFailed"}
+#: The ETag of an object made by a multipart upload: the MD5 of the parts' MD5s, ``-``, count.
+_MULTIPART_ETAG = re.compile(r"-\d+\"?$")
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,24 @@ class S3ObjectSource:
 
 
 def _full_object_sha256(head: Any) -> str | None:
-    # A multipart upload's SHA256 is a checksum of part checksums ("COMPOSITE", or "…-N" on
-    # botocore versions that do not return ChecksumType): not the asset's hash.
+    """The object's own SHA256 (hex) from a HeadObject with ``ChecksumMode=ENABLED``, if S3
+    stores one.
+
+    A multipart upload's SHA256 is a checksum of the parts' checksums (COMPOSITE; S3 offers
+    FULL_OBJECT for multipart uploads only with CRC algorithms), not the asset's hash. S3 says
+    so with ``ChecksumType: COMPOSITE`` and a ``…-N`` value; a botocore without the
+    ChecksumType member (older Lambda runtimes) drops the type, and moto (5.2.5) answers a
+    HeadObject of such an object with the bare value and no type. A multipart ETag (``"…-N"``)
+    tells it in every case, so without an explicit FULL_OBJECT a multipart object's checksum
+    is never taken for the asset's hash.
+    """
     value = head.get("ChecksumSHA256")
     checksum_type = head.get("ChecksumType")
-    if not value or checksum_type == "COMPOSITE" or (checksum_type is None and "-" in value):
+    if not value or checksum_type == "COMPOSITE":
+        return None
+    if checksum_type != "FULL_OBJECT" and (
+        "-" in value or _MULTIPART_ETAG.search(head.get("ETag") or "")
+    ):
         return None
     try:
         return base64.b64decode(value, validate=True).hex()
