@@ -4,9 +4,12 @@
 - ``CodeArtifactRepo``: the domain ``demo-domain`` and repository ``generic-releases``.
 - ``Packages``: ``tools/mycli`` (one file) and ``ml/model-bundle`` (a file, a directory zipped at
   synth, and inline data).
-- ``Consumer``: reads the CLI version's revision from ``Packages`` through SSM parameters, a
-  reference that survives version bumps (a strong export would block them); the domain and
-  repository names, which never change, are strong references.
+- ``Consumer``: uses the CLI version's revision from ``Packages`` directly. The construct makes
+  that reference weak (``Fn::GetStackOutput``, read when ``Consumer`` deploys) whatever the
+  app's ``@aws-cdk/core:defaultCrossStackReferences``, so it survives version bumps (a strong
+  export would block them). The version itself is a plain string in ``Consumer``'s template, so
+  every bump changes that template and ``cdk deploy`` updates ``Consumer`` (it skips a stack
+  whose template did not change, and a new output value is not a template change).
 
 Context: ``-c version=1.4.0`` sets the CLI's version, ``-c cli_artifact=PATH`` its file and
 ``-c domain=demo-domain`` the domain name.
@@ -21,10 +24,11 @@ from aws_cdk import aws_codeartifact as codeartifact
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from codeartifact_generic import GenericPackageVersion, PackageAsset, PackageVersionReference
+from codeartifact_generic import GenericPackageVersion, PackageAsset
 
 HERE = Path(__file__).parent / "example"
-#: Where the CLI version's attributes are published for other stacks.
+#: Where the CLI version's attributes are also published, for readers outside this app (a
+#: stack of another account or region, scripts): ``PackageVersionReference.from_parameters``.
 CLI_REFERENCE = "/demo/packages/mycli"
 
 
@@ -97,17 +101,15 @@ class ConsumerStack(cdk.Stack):
         self, scope: Construct, id: str, *, packages: PackagesStack, **kwargs: object
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
-        self.add_stack_dependency(packages)  # its parameters must exist before they are read
-        cli = PackageVersionReference.from_parameters(self, parameter_prefix=CLI_REFERENCE)
+        cli = packages.cli
         parameter = ssm.StringParameter(
             self,
             "CliRelease",
             parameter_name="/demo/mycli/release",
-            # The package name never changes: a plain value. Version and revision change with
-            # every bump: read from SSM at deploy time, so no export pins them.
-            string_value=cdk.Fn.join(
-                "@", [packages.cli.package, cli.version, cli.version_revision]
-            ),
+            # Package name and version are plain strings here (a bump changes this template);
+            # the revision is read from the Packages stack's output when this stack deploys
+            # (Fn::GetStackOutput: no export pins it, so Packages can bump freely).
+            string_value=cdk.Fn.join("@", [cli.package, cli.version, cli.attr_version_revision]),
         )
         cdk.CfnOutput(self, "CliReleaseValue", value=parameter.string_value)
 

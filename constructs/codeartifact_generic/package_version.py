@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Size, Stack, Token
+from aws_cdk import (
+    CrossStackReferences,
+    CustomResource,
+    Duration,
+    ReferenceStrength,
+    RemovalPolicy,
+    Size,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -40,6 +49,10 @@ class GenericPackageVersion(Construct):
     The version is created (or found already identical) on Create, moved to a new status on
     Update, and on Delete handled by the removal policy (retained by default). Every stack gets
     one handler function whatever the number of versions.
+
+    Other stacks may use the ``attr_*`` attributes and :meth:`asset_sha256` directly: they are
+    always *weak* cross-stack references (``Fn::GetStackOutput``), whatever the app's
+    ``@aws-cdk/core:defaultCrossStackReferences``, so they never block a version bump.
     """
 
     def __init__(
@@ -88,9 +101,11 @@ class GenericPackageVersion(Construct):
             under the same version will silently differ: prefer bumping the version.
             Default: False.
         :param reference_parameter_prefix: write ``version``, ``revision`` and ``status`` as
-            SSM String parameters under this path (e.g. ``/releases/mycli``), for other stacks to
-            read at deploy time with ``PackageVersionReference.from_parameters``: a reference
-            that survives version bumps. Default: no parameters.
+            SSM String parameters under this path (e.g. ``/releases/mycli``), for readers that
+            cannot use a stack output: ``PackageVersionReference.from_parameters`` in a stack
+            of another account or region whose deploy role cannot read this stack, or tools
+            outside CloudFormation. Stacks of the same app can use the attributes directly.
+            Default: no parameters.
         :param memory_size: MiB of memory the stack's handler function needs at least (the
             function is shared: it gets the largest value of the stack's versions).
             Default: 1024, which streams any asset size; more buys CPU and bandwidth.
@@ -188,6 +203,15 @@ class GenericPackageVersion(Construct):
                 Prop.REPLACE_EXISTING: replace_existing,
             },
         )
+        # Every value this resource yields (its Ref, VersionRevision, Status, AssetCount, the
+        # asset hashes) may change with a version bump or a status change. A strong reference
+        # would be an export, and CloudFormation refuses to update an export another stack
+        # imports: the next bump would fail. So other stacks always read them weakly, as
+        # Fn::GetStackOutput of a plain output, whatever the consumer's default strength
+        # (@aws-cdk/core:defaultCrossStackReferences). The inputs (domain, repository, package
+        # names) are the caller's values and keep the app's default. A consumer that wants a
+        # strong reference anyway can ask per value: Stack.consume_reference(value, STRONG).
+        CrossStackReferences.of(self._resource).produce(ReferenceStrength.WEAK)
         attributes = {
             VERSION_PARAMETER: version,
             REVISION_PARAMETER: self.attr_version_revision,
@@ -200,7 +224,11 @@ class GenericPackageVersion(Construct):
 
     @property
     def attr_version_revision(self) -> str:
-        """The version's revision after the deployment (``Fn::GetAtt VersionRevision``)."""
+        """The version's revision after the deployment (``Fn::GetAtt VersionRevision``).
+
+        Changes with every bump; from another stack it is a weak reference (read when that stack
+        deploys), so it never blocks the bump.
+        """
         return self._resource.get_att_string(Attr.VERSION_REVISION)
 
     @property

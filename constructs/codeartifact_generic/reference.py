@@ -1,8 +1,12 @@
-"""Weak cross-stack references: version attributes in SSM parameters, read at deploy time.
+"""Version attributes in SSM parameters, for readers that cannot use the producer's outputs.
 
-CloudFormation refuses to update an export another stack imports, and the revision changes
-with every version bump. So instead of a strong ``Fn::ImportValue``, the producer writes the
-attributes to SSM parameters under a prefix, and consumers resolve them when they deploy.
+Stacks of the same app use ``GenericPackageVersion``'s attributes directly: the construct makes
+those references weak (``Fn::GetStackOutput``), so a version bump is never blocked by an export
+in use. SSM parameters under a prefix (``reference_parameter_prefix``) still serve tools outside
+CloudFormation, other CDK apps (a stable parameter name instead of a generated output name) and
+consumers that must read the current values on every deployment (SSM parameter types are
+resolved again each time); :meth:`PackageVersionReference.from_parameters` reads them as
+``AWS::SSM::Parameter::Value<String>`` parameters of a stack in the same account and region.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class PackageVersionReference:
 
     Create with :meth:`from_parameters` in a consumer stack; the values are resolved by
     CloudFormation each time the consumer deploys, so the producer can bump its version freely.
-    Only the attributes that are read become template parameters.
+    Only the attributes that are read become template parameters. (``GenericPackageVersion``'s
+    ``reference`` holds the attributes themselves.)
     """
 
     def __init__(self, lookup: Callable[[str], str]) -> None:

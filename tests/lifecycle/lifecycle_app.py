@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import aws_cdk as cdk
 from aws_cdk import aws_ssm as ssm
@@ -19,6 +20,8 @@ from codeartifact_generic import (
 DOMAIN = "life-domain"
 REPOSITORY = "life-repo"
 REFERENCE = "/life/tool"
+#: The context key of the app's default cross-stack reference strength.
+DEFAULT_STRENGTH = "@aws-cdk/core:defaultCrossStackReferences"
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,10 @@ class Knobs:
     extra_asset: bool = False
     #: Add a second version whose S3 object does not exist, deployed after the first.
     broken_sibling: bool = False
-    #: The consumer uses a strong reference (an export) to the revision instead of SSM.
-    strong_consumer: bool = False
+    #: How the consumer reads the revision: ``ssm`` through the SSM parameters, ``direct`` as
+    #: ``tool.attr_version_revision`` (weak, whatever the app's default), ``strong`` as
+    #: ``Stack.consume_reference(tool.attr_version_revision, STRONG)`` (an export it imports).
+    consumer: Literal["ssm", "direct", "strong"] = "ssm"
     context: dict[str, str] = field(default_factory=dict)
 
 
@@ -84,16 +89,22 @@ def synth(outdir: Path, knobs: Knobs) -> Path:
         broken.node.add_dependency(tool)
     consumer = cdk.Stack(app, "LifeConsumer")
     consumer.add_stack_dependency(packages)
-    revision = (
-        tool.attr_version_revision
-        if knobs.strong_consumer
-        else PackageVersionReference.from_parameters(
+    if knobs.consumer == "direct":
+        revision = tool.attr_version_revision
+    elif knobs.consumer == "strong":
+        revision = cdk.Stack.consume_reference(
+            tool.attr_version_revision, cdk.ReferenceStrength.STRONG
+        )
+    else:
+        revision = PackageVersionReference.from_parameters(
             consumer, parameter_prefix=REFERENCE
         ).version_revision
-    )
     ssm.StringParameter(
         consumer, "Uses", parameter_name="/life/consumer/uses", string_value=revision
     )
     cdk.CfnOutput(consumer, "UsedRevision", value=revision)
+    # A plain value that changes with every bump, as a consumer that names the version it uses
+    # has: its template changes, so it is updated (and reads the revision again) on a bump.
+    cdk.CfnOutput(consumer, "UsedVersion", value=tool.version)
     app.synth()
     return outdir

@@ -174,24 +174,3 @@ def test_redeploying_the_same_app_is_idempotent(life: Lifecycle) -> None:
     assert again.succeeded
     assert again.versions == first.versions
     assert publishes == []
-
-
-def test_ssm_reference_survives_a_version_bump(life: Lifecycle) -> None:
-    # GIVEN a consumer reading the revision through SSM
-    first = life.deploy(Knobs())
-    assert life.output("LifeConsumer", "UsedRevision") == first.versions[(TOOL, "1.0.0")].revision
-    # WHEN the producer bumps its version
-    bumped = life.deploy(Knobs(version="1.1.0"))
-    # THEN both stacks update, and the consumer now uses the new revision
-    assert bumped.succeeded, bumped.reason
-    assert life.output("LifeConsumer", "UsedRevision") == bumped.versions[(TOOL, "1.1.0")].revision
-
-
-def test_strong_reference_blocks_a_version_bump(life: Lifecycle) -> None:
-    # GIVEN a consumer importing the revision through an export
-    assert life.deploy(Knobs(strong_consumer=True)).succeeded
-    # WHEN the producer bumps its version
-    bumped = life.deploy(Knobs(version="1.1.0", strong_consumer=True))
-    # THEN CloudFormation refuses to change an export in use, as the SSM reference avoids
-    assert not bumped.succeeded
-    assert "in use by" in bumped.reason

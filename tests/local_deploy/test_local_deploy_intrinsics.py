@@ -18,10 +18,12 @@ from codeartifact_generic.testing.local_deploy.intrinsics import (
 
 
 class FakeSource:
-    """Resources ``Bucket`` and ``Custom``, export ``Shared``, SSM parameter ``/p``."""
+    """Resources ``Bucket`` and ``Custom``, export ``Shared``, SSM parameter ``/p``, output
+    ``Revision`` of stack ``Producer``."""
 
     def __init__(self) -> None:
         self.imported: list[str] = []
+        self.outputs_read: list[tuple[str, str]] = []
 
     def ref(self, logical_id: str) -> Any:
         refs = {"Bucket": "my-bucket", "Custom": "phys-1"}
@@ -44,6 +46,14 @@ class FakeSource:
             raise ResolutionError(f"No export named {export_name} found.")
         self.imported.append(export_name)
         return "shared-value"
+
+    def stack_output(self, stack_name: str, output_name: str) -> Any:
+        if stack_name != "Producer":
+            raise ResolutionError(f"Stack with id {stack_name} does not exist")
+        if output_name != "Revision":
+            raise ResolutionError(f"Output {output_name} does not exist in stack {stack_name}")
+        self.outputs_read.append((stack_name, output_name))
+        return "rev-9"
 
     def dynamic_reference(self, service: str, key: str) -> str:
         assert service == "ssm"
@@ -69,6 +79,12 @@ def resolver(source: FakeSource) -> Resolver:
         conditions={
             "IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
             "IsDev": {"Fn::Not": [{"Condition": "IsProd"}]},
+            "WeakCondition": {
+                "Fn::Equals": [
+                    {"Fn::GetStackOutput": {"StackName": "Producer", "OutputName": "Revision"}},
+                    "rev-9",
+                ]
+            },
             "ProdInEu": {
                 "Fn::And": [
                     {"Condition": "IsProd"},
@@ -111,6 +127,47 @@ def resolver(source: FakeSource) -> Resolver:
         ({"Fn::Base64": "hi"}, "aGk="),
         ({"Fn::GetAZs": ""}, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]),
         ({"Fn::Select": [0, {"Fn::GetAZs": {"Ref": "AWS::Region"}}]}, "eu-west-1a"),
+        # the shape CDK synthesizes for a weak reference: Region is the consumer's own region
+        (
+            {
+                "Fn::GetStackOutput": {
+                    "StackName": "Producer",
+                    "Region": {"Ref": "AWS::Region"},
+                    "OutputName": "Revision",
+                }
+            },
+            "rev-9",
+        ),
+        ({"Fn::GetStackOutput": {"StackName": "Producer", "OutputName": "Revision"}}, "rev-9"),
+        # … and for another account: a role to assume (accepted; there is no IAM locally)
+        (
+            {
+                "Fn::GetStackOutput": {
+                    "StackName": {"Fn::Join": ["", ["Prod", "ucer"]]},
+                    "Region": "eu-west-1",
+                    "RoleArn": {
+                        "Fn::Join": [
+                            "",
+                            ["arn:", {"Ref": "AWS::Partition"}, ":iam::111111111111:role/Read"],
+                        ]
+                    },
+                    "OutputName": "Revision",
+                }
+            },
+            "rev-9",
+        ),
+        (
+            {
+                "Fn::Join": [
+                    "@",
+                    [
+                        "mycli",
+                        {"Fn::GetStackOutput": {"StackName": "Producer", "OutputName": "Revision"}},
+                    ],
+                ]
+            },
+            "mycli@rev-9",
+        ),
     ],
 )
 def test_resolves_intrinsic_functions(resolver: Resolver, expression: Any, expected: Any) -> None:
@@ -169,6 +226,32 @@ def test_dynamic_references_are_replaced_inside_strings(resolver: Resolver) -> N
         ({"Fn::If": ["Nope", 1, 2]}, "Unresolved condition dependency Nope"),
         ({"Fn::Join": [",", "not-a-list"]}, "Fn::Join expects a list"),
         ({"Fn::Sub": "${Names}"}, "expected a string"),
+        (
+            {"Fn::GetStackOutput": {"StackName": "Gone", "OutputName": "Revision"}},
+            "Stack with id Gone does not exist",
+        ),
+        (
+            {"Fn::GetStackOutput": {"StackName": "Producer", "OutputName": "Nope"}},
+            "Output Nope does not exist in stack Producer",
+        ),
+        (
+            {
+                "Fn::GetStackOutput": {
+                    "StackName": "Producer",
+                    "OutputName": "Revision",
+                    "Region": "us-west-2",
+                }
+            },
+            r"Producer\.Revision in region us-west-2: only stacks of the local region "
+            r"\(eu-west-1\)",
+        ),
+        ({"Fn::GetStackOutput": {"StackName": "Producer"}}, "OutputName is required"),
+        (
+            {"Fn::GetStackOutput": {"StackName": "P", "OutputName": "R", "Account": "1"}},
+            r"unknown key\(s\) Account",
+        ),
+        ({"Fn::GetStackOutput": ["Producer", "Revision"]}, "takes a map of StackName"),
+        ({"Fn::If": ["WeakCondition", 1, 2]}, "Cannot use Fn::GetStackOutput in Conditions"),
     ],
 )
 def test_errors_name_the_problem(resolver: Resolver, expression: Any, message: str) -> None:
@@ -181,6 +264,43 @@ def test_import_value_is_reported_to_the_source(resolver: Resolver, source: Fake
     # GIVEN/WHEN an import is resolved THEN the source learns which export was used
     resolver.resolve({"Fn::ImportValue": "Shared"})
     assert source.imported == ["Shared"]
+
+
+def test_stack_output_is_asked_of_the_source_and_records_no_import(
+    resolver: Resolver, source: FakeSource
+) -> None:
+    # GIVEN a weak reference WHEN resolved
+    resolver.resolve({"Fn::GetStackOutput": {"StackName": "Producer", "OutputName": "Revision"}})
+    # THEN the source was asked for that stack's output, and no export was imported
+    assert source.outputs_read == [("Producer", "Revision")]
+    assert source.imported == []
+
+
+def test_stack_output_is_no_resource_dependency() -> None:
+    # GIVEN a resource reading another stack's output, as CDK synthesizes a weak reference
+    resource = {
+        "Properties": {
+            "Value": {
+                "Fn::GetStackOutput": {
+                    "StackName": "Producer",
+                    "Region": {"Ref": "AWS::Region"},
+                    "RoleArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":x"]]},
+                    "OutputName": "PublishOutputFnGetAttThingRevisionD1A77571",
+                }
+            },
+            "Other": {
+                "Fn::GetStackOutput": {"StackName": {"Ref": "Name"}, "OutputName": "Out"},
+            },
+        }
+    }
+    # WHEN its dependencies are extracted
+    found = resource_dependencies(resource, parameters={"Name"})
+    # THEN it depends on no resource of its own stack (the output name is the producer's)
+    assert found == set()
+    # AND a resource an argument refers to would still count
+    assert references(
+        {"Fn::GetStackOutput": {"StackName": {"Fn::GetAtt": ["Nested", "Name"]}, "OutputName": "O"}}
+    ) == {"Nested"}
 
 
 def test_references_find_ref_getatt_sub_but_not_parameters_or_pseudo() -> None:

@@ -188,6 +188,100 @@ def test_attributes_are_getatts_and_known_hashes_are_literals(
         version.asset_sha256("nope")
 
 
+def _stack_outputs_read(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The arguments of every ``Fn::GetStackOutput`` in ``template``."""
+    found: list[dict[str, Any]] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            if "Fn::GetStackOutput" in value:
+                found.append(value["Fn::GetStackOutput"])
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(template)
+    return found
+
+
+@pytest.mark.parametrize("strength", ["strong", "weak", None])
+def test_changing_attributes_are_weak_references_whatever_the_default(
+    tmp_path: Path, strength: str | None
+) -> None:
+    # GIVEN an app whose default cross-stack reference strength is `strength` (None: unset,
+    # which CDK treats as strong), a repository stack, a producer and a consumer stack
+    context = {} if strength is None else {"@aws-cdk/core:defaultCrossStackReferences": strength}
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
+    repo = cdk.Stack(app, "Repo")
+    domain = cdk.CfnResource(repo, "Domain", type="AWS::CodeArtifact::Domain")
+    producer = cdk.Stack(app, "Producer")
+    bucket = s3.Bucket.from_bucket_name(producer, "B", "my-bucket")
+    version = _version(
+        producer,
+        "V",
+        [PackageAsset.from_bucket(bucket, "k/model.bin")],
+        domain=domain.get_att("Name").to_string(),
+    )
+    consumer = cdk.Stack(app, "Consumer")
+    # WHEN the consumer uses every value that changes with a bump, and the domain name
+    changing = [
+        version.attr_version_revision,
+        version.attr_status,
+        version.attr_asset_count,
+        version.asset_sha256("model.bin"),
+        version.resource.ref,
+    ]
+    for index, value in enumerate(changing):
+        cdk.CfnOutput(consumer, f"Changing{index}", value=value)
+    cdk.CfnOutput(consumer, "Domain", value=version.domain)
+    assembly = app.synth()
+    produced = assembly.get_stack_by_name("Producer").template
+    consumed = assembly.get_stack_by_name("Consumer").template
+
+    # THEN each changing value is read with Fn::GetStackOutput from a plain output of Producer
+    outputs = consumed["Outputs"]
+    for index in range(len(changing)):
+        read = outputs[f"Changing{index}"]["Value"]["Fn::GetStackOutput"]
+        assert read["StackName"] == "Producer"
+        assert "Export" not in produced["Outputs"][read["OutputName"]]
+    # AND Producer exports nothing, so a bump can change those outputs freely
+    assert not any("Export" in output for output in produced["Outputs"].values())
+    # AND the domain name, which never changes, keeps the app's default strength
+    if strength == "weak":
+        assert outputs["Domain"]["Value"]["Fn::GetStackOutput"]["StackName"] == "Repo"
+    else:
+        assert "Fn::ImportValue" in outputs["Domain"]["Value"]
+    assert len(_stack_outputs_read(consumed)) == len(changing) + (strength == "weak")
+
+
+def test_a_consumer_may_still_ask_for_a_strong_reference_to_one_value(tmp_path: Path) -> None:
+    # GIVEN a weak-by-default app and a version in a producer stack
+    app = cdk.App(
+        outdir=str(tmp_path / "cdk.out"),
+        context={"@aws-cdk/core:defaultCrossStackReferences": "weak"},
+    )
+    producer = cdk.Stack(app, "Producer")
+    version = _version(producer, "V", [PackageAsset.from_data("a.txt", "a")])
+    consumer = cdk.Stack(app, "Consumer")
+    # WHEN a consumer asks for a strong reference to the revision explicitly
+    strong = cdk.Stack.consume_reference(
+        version.attr_version_revision, cdk.ReferenceStrength.STRONG
+    )
+    cdk.CfnOutput(consumer, "Strong", value=strong)
+    cdk.CfnOutput(consumer, "Weak", value=version.attr_status)
+    assembly = app.synth()
+    # THEN that one value is an export it imports (which will block the next bump), the other
+    # stays weak
+    outputs = assembly.get_stack_by_name("Consumer").template["Outputs"]
+    export = outputs["Strong"]["Value"]["Fn::ImportValue"]
+    assert export.startswith("Producer:")
+    assert "Fn::GetStackOutput" in outputs["Weak"]["Value"]
+    produced = assembly.get_stack_by_name("Producer").template["Outputs"]
+    assert [o["Export"]["Name"] for o in produced.values() if "Export" in o] == [export]
+
+
 def test_package_arn_uses_explicit_domain_owner(
     stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
 ) -> None:

@@ -3,14 +3,20 @@
 :class:`Resolver` evaluates a template fragment the way CloudFormation does when it creates or
 updates a resource: ``Ref`` (resources, parameters, pseudo parameters), ``Fn::GetAtt`` (list
 and ``"A.B"`` forms), ``Fn::Sub`` (both forms, ``${Res.Attr}``, ``${!Literal}``), ``Fn::Join``,
-``Fn::Select``, ``Fn::Split``, ``Fn::ImportValue``, ``Fn::If`` with template ``Conditions``
-(``Fn::Equals``/``Fn::Not``/``Fn::And``/``Fn::Or``/``Condition``), ``Fn::FindInMap``,
-``Fn::Base64``, a minimal ``Fn::GetAZs``, ``AWS::NoValue`` and ``{{resolve:...}}`` dynamic
-references. Anything else raises :class:`ResolutionError`, naming the function.
+``Fn::Select``, ``Fn::Split``, ``Fn::ImportValue``, ``Fn::GetStackOutput`` (same region),
+``Fn::If`` with template ``Conditions`` (``Fn::Equals``/``Fn::Not``/``Fn::And``/``Fn::Or``/
+``Condition``), ``Fn::FindInMap``, ``Fn::Base64``, a minimal ``Fn::GetAZs``, ``AWS::NoValue``
+and ``{{resolve:...}}`` dynamic references. Anything else raises :class:`ResolutionError`,
+naming the function.
 
-What a resource reference means (a physical id, an attribute, an export) is asked of a
-:class:`ReferenceSource` the engine supplies. :func:`references` and
+What a resource reference means (a physical id, an attribute, an export, another stack's
+output) is asked of a :class:`ReferenceSource` the engine supplies. :func:`references` and
 :func:`topological_order` give the dependency order CloudFormation would use.
+
+``Fn::GetStackOutput`` is a *weak* cross-stack reference: ``{"StackName": ..., "OutputName":
+..., "Region": ..., "RoleArn": ...}`` (the last two optional) reads a plain output of another
+stack when the resource is created or updated. No export is involved, so nothing stops the
+producer from changing or removing that output later.
 """
 
 from __future__ import annotations
@@ -113,6 +119,10 @@ class ReferenceSource(Protocol):
     def import_value(self, export_name: str) -> Any:
         """``Fn::ImportValue``; raise :class:`ResolutionError` if nothing exports the name."""
 
+    def stack_output(self, stack_name: str, output_name: str) -> Any:
+        """``Fn::GetStackOutput``: output ``output_name`` of the deployed stack ``stack_name``,
+        read now; raise :class:`ResolutionError` if the stack or the output does not exist."""
+
     def dynamic_reference(self, service: str, key: str) -> str:
         """The value of ``{{resolve:SERVICE:KEY}}``."""
 
@@ -177,6 +187,7 @@ class Resolver:
             "Fn::Select": self._select,
             "Fn::Split": self._split,
             "Fn::ImportValue": self._import_value,
+            "Fn::GetStackOutput": self._get_stack_output,
             "Fn::If": self._if,
             "Fn::FindInMap": self._find_in_map,
             "Fn::Base64": self._base64,
@@ -231,6 +242,10 @@ class Resolver:
             raise ResolutionError(f"Template format error: Unresolved condition dependency {name}")
         if name in self._evaluating:
             raise ResolutionError(f"Template format error: circular condition dependency {name}")
+        if _uses(self._conditions[name], "Fn::GetStackOutput"):
+            raise ResolutionError(
+                f"Template error: Cannot use Fn::GetStackOutput in Conditions (condition {name})"
+            )
         self._evaluating.add(name)
         try:
             result = self.evaluate_condition(self._conditions[name])
@@ -407,6 +422,33 @@ class Resolver:
     def _import_value(self, arg: Any) -> Any:
         return self.source.import_value(self._string("Fn::ImportValue", arg))
 
+    def _get_stack_output(self, arg: Any) -> Any:
+        function = "Fn::GetStackOutput"
+        if not isinstance(arg, dict):
+            raise ResolutionError(
+                f"Template error: {function} takes a map of {', '.join(_STACK_OUTPUT_KEYS)}"
+            )
+        unknown = sorted(str(k) for k in arg if k not in _STACK_OUTPUT_KEYS)
+        missing = [k for k in ("StackName", "OutputName") if k not in arg]
+        if unknown or missing:
+            problems = [f"unknown key(s) {', '.join(unknown)}"] if unknown else []
+            problems += [f"{k} is required" for k in missing]
+            raise ResolutionError(f"Template error: {function}: {'; '.join(problems)}")
+        stack_name = self._string(function, arg["StackName"])
+        output_name = self._string(function, arg["OutputName"])
+        if "Region" in arg:
+            region = self._string(function, arg["Region"])
+            if region != self.pseudo.region:
+                raise ResolutionError(
+                    f"{function} of {stack_name}.{output_name} in region {region}: only stacks "
+                    f"of the local region ({self.pseudo.region}) can be read locally"
+                )
+        if "RoleArn" in arg:
+            # The role CloudFormation would assume to describe the producer (another account):
+            # resolved, so a broken expression still fails, but there is no IAM locally.
+            self._string(function, arg["RoleArn"])
+        return self.source.stack_output(stack_name, output_name)
+
     def _if(self, arg: Any) -> Any:
         name, when_true, when_false = _args("Fn::If", arg, 3)
         return self.resolve(when_true if self.condition(str(name)) else when_false)
@@ -429,6 +471,19 @@ class Resolver:
     def _get_azs(self, arg: Any) -> list[str]:
         region = self._string("Fn::GetAZs", arg) or self.pseudo.region
         return [f"{region}{suffix}" for suffix in "abc"]
+
+
+#: The arguments of ``Fn::GetStackOutput`` (``StackName`` and ``OutputName`` are required).
+_STACK_OUTPUT_KEYS: Final = ("StackName", "OutputName", "Region", "RoleArn")
+
+
+def _uses(value: Any, function: str) -> bool:
+    """Whether ``function`` appears anywhere in ``value``."""
+    if isinstance(value, dict):
+        return function in value or any(_uses(v, function) for v in value.values())
+    if isinstance(value, list):
+        return any(_uses(v, function) for v in value)
+    return False
 
 
 # ---------------------------------------------------------------------- dependencies
@@ -459,7 +514,9 @@ def references(value: Any, *, parameters: Collection[str] = ()) -> set[str]:
     """Logical ids ``value`` refers to through ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub``.
 
     Pseudo parameters, the names in ``parameters`` and ``Fn::Sub`` variables are left out;
-    both branches of ``Fn::If`` count (CloudFormation orders statically).
+    both branches of ``Fn::If`` count (CloudFormation orders statically). ``Fn::GetStackOutput``
+    reads another stack, so it depends on no resource of this one (only what its own arguments
+    refer to, if anything).
     """
     found: set[str] = set()
     pending: list[Any] = [value]
@@ -483,6 +540,11 @@ def references(value: Any, *, parameters: Collection[str] = ()) -> set[str]:
             names, more = _sub_references(arg, parameters)
             found |= names
             pending.extend(more)
+        elif key == "Fn::GetStackOutput":
+            # Another stack's output: no resource of this stack (OutputName is the producer's
+            # logical id of an output). Only expressions in the arguments could refer here.
+            if isinstance(arg, dict):
+                pending.extend(arg.values())
         else:
             pending.extend(item.values())
     return found
