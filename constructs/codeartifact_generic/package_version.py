@@ -267,33 +267,54 @@ class GenericPackageVersion(Construct):
             unknown += bound.sha256 is None
         raise KeyError(f"{self.node.path} has no asset named {name!r}")
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` read this version and download its assets.
+    def grant_read(
+        self, grantee: iam.IGrantable, *, package_manager_access: bool = False
+    ) -> iam.Grant:
+        """Let ``grantee`` download this version's assets through the CodeArtifact API.
 
-        Grants the package-level read actions on this package's ARN, repository reads on its
-        repository ARN and ``codeartifact:GetAuthorizationToken`` on its domain ARN (all in the
-        domain owner's account), plus ``sts:GetServiceBearerToken``, which a package client
-        needs for the token. That action has no resource type, so it is granted on ``*`` with
-        the condition ``sts:AWSServiceName = codeartifact.amazonaws.com``; for a role, user or
-        group it goes into a policy of its own (one per principal) on which the cdk-nag finding
-        ``AwsSolutions-IAM5[Resource::*]`` is acknowledged, so no other statement of the
-        principal is covered by that acknowledgment.
+        Grants exactly what a download needs, on this package's ARN in the domain owner's
+        account: ``codeartifact:DescribePackageVersion`` (status and revision),
+        ``codeartifact:ListPackageVersionAssets`` (asset names and hashes) and
+        ``codeartifact:GetPackageVersionAsset`` (the bytes). IAM has no resource finer than the
+        package (a version is not part of any ARN), so the grantee may read every version of
+        this package, and nothing of other packages, the repository or the domain.
+
+        :param package_manager_access: also let the grantee reach the repository through a
+            package manager's endpoint (``aws codeartifact login``): ``ReadFromRepository`` and
+            ``GetRepositoryEndpoint`` on the repository (``ReadFromRepository`` covers every
+            package in it: IAM has no narrower resource for it), ``GetAuthorizationToken`` on the
+            domain, and ``sts:GetServiceBearerToken``, which the token needs. That action has no
+            resource type, so it is granted on ``*`` with the condition
+            ``sts:AWSServiceName = codeartifact.amazonaws.com``; for a role, user or group it
+            goes into a policy of its own (one per principal) on which the cdk-nag finding
+            ``AwsSolutions-IAM5[Resource::*]`` is acknowledged. Default: False (SigV4 API calls
+            such as ``GetPackageVersionAsset`` need none of these).
         """
+        # Resource types per action from the Service Authorization Reference, "Actions,
+        # resources, and condition keys for AWS CodeArtifact"
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodeartifact.html):
+        # DescribePackageVersion (Read), ListPackageVersionAssets (List) and
+        # GetPackageVersionAsset (Read) each require the `package` resource,
+        # arn:${Partition}:codeartifact:${Region}:${Account}:package/${DomainName}/
+        # ${RepositoryName}/${PackageFormat}/${PackageNamespace}/${PackageName}.
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[
                 "codeartifact:DescribePackageVersion",
                 "codeartifact:ListPackageVersionAssets",
                 "codeartifact:GetPackageVersionAsset",
-                "codeartifact:ListPackageVersions",
-                "codeartifact:DescribePackage",
             ],
             resource_arns=[self.package_arn],
         )
+        if not package_manager_access:
+            return grant
+        # Same reference: ReadFromRepository and GetRepositoryEndpoint (Read) require the
+        # `repository` resource (…:repository/${DomainName}/${RepositoryName}), and
+        # GetAuthorizationToken (Read) the `domain` resource (…:domain/${DomainName}).
         grant.combine(
             iam.Grant.add_to_principal(
                 grantee=grantee,
-                actions=["codeartifact:ReadFromRepository", "codeartifact:DescribeRepository"],
+                actions=["codeartifact:ReadFromRepository", "codeartifact:GetRepositoryEndpoint"],
                 resource_arns=[self._repository_arn],
             )
         )

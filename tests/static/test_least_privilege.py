@@ -17,11 +17,12 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 
-from codeartifact_generic import GenericPackageVersion
+from codeartifact_generic import GenericPackageVersion, PackageAsset
 from codeartifact_generic.bundling import HANDLER
 
-from .apps import ACCOUNT, OTHER_ACCOUNT, REGION, Expected, domain_arn
+from .apps import ACCOUNT, ENV, FAST_CONTEXT, OTHER_ACCOUNT, REGION, Expected, domain_arn
 from .cfn import as_list, resolve
 from .conftest import Synthesized, SynthesizedLibrary
 
@@ -206,33 +207,99 @@ def test_a_domain_of_another_account_is_addressed_in_that_account(
         assert all(f":{OTHER_ACCOUNT}:" in r for r in permissions.by_action[action]), action
 
 
-@pytest.mark.parametrize(("role", "versions"), [("reader", 2), ("other_reader", 1)])
-def test_grant_read_is_exact_and_isolates_the_bearer_token_wildcard(
-    library_app: SynthesizedLibrary, role: str, versions: int
-) -> None:
-    assert library_app.stacks is not None
-    stack = library_app.stacks.cross
-    template = library_app.template("CrossAccount")
-    role_id = stack.get_logical_id(getattr(stack, role).node.default_child)
-    permissions = role_permissions(template, role_id)
-    packages = {v.package_arn for v in stack.versions[:versions]}
-    expected_packages = {
-        str(resolve(stack.resolve(arn))) for arn in packages
+#: What downloading a version's assets needs (grant_read's default), on the package ARN.
+DOWNLOAD_ACTIONS = {
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:ListPackageVersionAssets",
+    "codeartifact:GetPackageVersionAsset",
+}
+#: What ``package_manager_access=True`` adds.
+PACKAGE_MANAGER_ACTIONS = {
+    "codeartifact:ReadFromRepository",
+    "codeartifact:GetRepositoryEndpoint",
+    "codeartifact:GetAuthorizationToken",
+    "sts:GetServiceBearerToken",
+}
+
+
+@dataclass
+class Readers:
+    """Two versions in another account's domain, granted to four roles."""
+
+    stack: cdk.Stack
+    versions: list[GenericPackageVersion]
+    roles: dict[str, iam.Role]
+    template: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def readers(tmp_path_factory: pytest.TempPathFactory) -> Readers:
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("readers") / "cdk.out"), context=FAST_CONTEXT)
+    stack = cdk.Stack(app, "Readers", env=ENV)
+    versions = [
+        GenericPackageVersion(
+            stack,
+            f"Tool{n}",
+            domain="shared-domain",
+            domain_owner=OTHER_ACCOUNT,
+            repository="releases",
+            namespace="tools",
+            package=f"tool{n}",
+            version="3.0.0",
+            assets=[PackageAsset.from_data("tool.bin", f"tool {n}")],
+        )
+        for n in range(2)
+    ]
+    roles = {
+        name: iam.Role(stack, name, assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"))
+        for name in ("Downloader", "OtherDownloader", "PackageManager", "OtherPackageManager")
+    }
+    for version in versions:  # both versions to the same role: one bearer-token policy
+        version.grant_read(roles["Downloader"])
+        version.grant_read(roles["PackageManager"], package_manager_access=True)
+    versions[0].grant_read(roles["OtherDownloader"])
+    versions[0].grant_read(roles["OtherPackageManager"], package_manager_access=True)
+    template = app.synth().get_stack_by_name("Readers").template
+    return Readers(stack, versions, roles, template)
+
+
+def _reader_permissions(readers: Readers, role: str, versions: int) -> tuple[Permissions, set[str]]:
+    """The role's permissions, and the ARNs of the packages granted to it."""
+    logical_id = readers.stack.get_logical_id(readers.roles[role].node.default_child)  # type: ignore[arg-type]
+    packages = {
+        str(resolve(readers.stack.resolve(v.package_arn))) for v in readers.versions[:versions]
     }  # the versions' own ARNs, in the other account
     assert all(
-        f":{OTHER_ACCOUNT}:package/shared-domain/releases/generic/tools/" in p
-        for p in expected_packages
+        f":{OTHER_ACCOUNT}:package/shared-domain/releases/generic/tools/" in p for p in packages
     )
-    for action in (
-        "codeartifact:DescribePackageVersion",
-        "codeartifact:ListPackageVersionAssets",
-        "codeartifact:GetPackageVersionAsset",
-        "codeartifact:ListPackageVersions",
-        "codeartifact:DescribePackage",
-    ):
-        assert permissions.by_action[action] == expected_packages, action
+    return role_permissions(readers.template, logical_id), packages
+
+
+@pytest.mark.parametrize(("role", "versions"), [("Downloader", 2), ("OtherDownloader", 1)])
+def test_grant_read_is_exactly_the_download_actions_on_the_packages(
+    readers: Readers, role: str, versions: int
+) -> None:
+    permissions, packages = _reader_permissions(readers, role, versions)
+    # the three download actions on the granted packages, and nothing else: no repository-wide
+    # ReadFromRepository, no authorization or bearer token, no wildcard, no condition
+    assert dict(permissions.by_action) == dict.fromkeys(DOWNLOAD_ACTIONS, packages)
+    assert all("Condition" not in s for s in permissions.statements)
+    assert len(permissions.policies) == 1  # the role's default policy, no bearer-token policy
+
+
+@pytest.mark.parametrize(("role", "versions"), [("PackageManager", 2), ("OtherPackageManager", 1)])
+def test_package_manager_access_adds_the_endpoint_and_isolates_the_bearer_token_wildcard(
+    readers: Readers, role: str, versions: int
+) -> None:
+    permissions, packages = _reader_permissions(readers, role, versions)
+    # the download actions on the granted packages
+    assert set(permissions.by_action) == DOWNLOAD_ACTIONS | PACKAGE_MANAGER_ACTIONS
+    for action in DOWNLOAD_ACTIONS:
+        assert permissions.by_action[action] == packages, action
+    # the endpoint reads on the repository, the token on the domain (in the other account)
     repository = f"arn:aws:codeartifact:{REGION}:{OTHER_ACCOUNT}:repository/shared-domain/releases"
-    assert permissions.by_action["codeartifact:ReadFromRepository"] == {repository}
+    for action in ("codeartifact:ReadFromRepository", "codeartifact:GetRepositoryEndpoint"):
+        assert permissions.by_action[action] == {repository}, action
     assert permissions.by_action["codeartifact:GetAuthorizationToken"] == {
         domain_arn("shared-domain", OTHER_ACCOUNT)
     }
@@ -240,15 +307,14 @@ def test_grant_read_is_exact_and_isolates_the_bearer_token_wildcard(
     # policy of its own, once per role however many versions granted it
     wildcards = {a for a, rs in permissions.by_action.items() if any("*" in r for r in rs)}
     assert wildcards == {"sts:GetServiceBearerToken"}
+    resources = readers.template["Resources"]
     bearer = [
         logical_id
         for logical_id in permissions.policies
-        if "sts:GetServiceBearerToken"
-        in str(template["Resources"][logical_id]["Properties"]["PolicyDocument"])
+        if "sts:GetServiceBearerToken" in str(resources[logical_id]["Properties"]["PolicyDocument"])
     ]
     assert len(bearer) == 1
-    document = template["Resources"][bearer[0]]["Properties"]["PolicyDocument"]
-    assert document["Statement"] == [
+    assert resources[bearer[0]]["Properties"]["PolicyDocument"]["Statement"] == [
         {
             "Action": "sts:GetServiceBearerToken",
             "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},

@@ -300,7 +300,23 @@ def test_package_arn_uses_explicit_domain_owner(
     assert json.dumps(stack.resolve(version.package_version_arn)).endswith('mycli/1.0.0"]]}')
 
 
-def test_grant_read_gives_download_permissions_on_the_package(
+def _grants(template: Template, role: iam.Role) -> dict[str, list[Any]]:
+    """Action → the resources ``role``'s policies allow it on (resolved, as in the template)."""
+    stack = cdk.Stack.of(role)
+    role_ref = {"Ref": stack.get_logical_id(role.node.default_child)}  # type: ignore[arg-type]
+    grants: dict[str, list[Any]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if role_ref not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                grants.setdefault(action, []).append(statement["Resource"])
+    return grants
+
+
+def test_grant_read_gives_exactly_the_download_actions_on_the_package(
     stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
 ) -> None:
     # GIVEN a version and a role
@@ -308,11 +324,43 @@ def test_grant_read_gives_download_permissions_on_the_package(
     role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
     # WHEN read access is granted
     version.grant_read(role)
-    # THEN the role may download assets of this package, and get a token for CodeArtifact only
-    rendered = json.dumps(_policy_statements(Template.from_stack(stack)))
-    assert "codeartifact:GetPackageVersionAsset" in rendered
-    assert "codeartifact:GetAuthorizationToken" in rendered
-    assert '"sts:AWSServiceName": "codeartifact.amazonaws.com"' in rendered
+    # THEN the role may describe the version, list and download its assets, on this package's
+    # ARN only: no repository-wide read, no authorization token, no bearer token
+    grants = _grants(Template.from_stack(stack), role)
+    package = stack.resolve(version.package_arn)
+    assert grants == {
+        "codeartifact:DescribePackageVersion": [package],
+        "codeartifact:ListPackageVersionAssets": [package],
+        "codeartifact:GetPackageVersionAsset": [package],
+    }
+
+
+def test_grant_read_with_package_manager_access_adds_the_endpoint_and_token_actions(
+    stack: cdk.Stack, make_file: Callable[[str, bytes], Path]
+) -> None:
+    # GIVEN a version and a role
+    version = _version(stack, "V", [PackageAsset.from_file(str(make_file("a.bin", b"a")))])
+    role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    # WHEN read access is granted for a package manager
+    version.grant_read(role, package_manager_access=True)
+    # THEN the repository endpoint, the domain's authorization token and the CodeArtifact
+    # bearer token come on top of the download actions
+    grants = _grants(Template.from_stack(stack), role)
+    assert set(grants) == {
+        "codeartifact:DescribePackageVersion",
+        "codeartifact:ListPackageVersionAssets",
+        "codeartifact:GetPackageVersionAsset",
+        "codeartifact:ReadFromRepository",
+        "codeartifact:GetRepositoryEndpoint",
+        "codeartifact:GetAuthorizationToken",
+        "sts:GetServiceBearerToken",
+    }
+    assert ":repository/my-domain/my-repo" in json.dumps(grants["codeartifact:ReadFromRepository"])
+    assert ":domain/my-domain" in json.dumps(grants["codeartifact:GetAuthorizationToken"])
+    assert grants["sts:GetServiceBearerToken"] == ["*"]
+    assert '"sts:AWSServiceName": "codeartifact.amazonaws.com"' in json.dumps(
+        _policy_statements(Template.from_stack(stack))
+    )
 
 
 def test_handler_bundle_holds_handler_and_crhelper_without_bytecode(
