@@ -12,7 +12,9 @@
   whose template did not change, and a new output value is not a template change).
 
 Context: ``-c version=1.4.0`` sets the CLI's version, ``-c cli_artifact=PATH`` its file and
-``-c domain=demo-domain`` the domain name.
+``-c domain=demo-domain`` the domain name. Two knobs show how failed deployments roll back
+(``make demo-lifecycle`` uses them): ``-c nightly=VERSION`` adds a nightly build of the CLI, and
+``-c broken_release=true`` adds a release whose S3 object does not exist, so the deployment fails.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class PackagesStack(cdk.Stack):
         repo: CodeArtifactRepoStack,
         cli_version: str,
         cli_artifact: str,
+        nightly: str | None = None,
+        broken_release: bool = False,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -90,6 +94,32 @@ class PackagesStack(cdk.Stack):
             # A bundle rebuilt on every release: removed with the stack (the CLI is retained).
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        if nightly:
+            GenericPackageVersion(
+                self,
+                "Nightly",
+                domain=domain,
+                repository=repository,
+                namespace="tools",
+                package="mycli-nightly",
+                version=nightly,
+                assets=[
+                    PackageAsset.from_file(cli_artifact, name="mycli.tar.gz"),
+                    PackageAsset.from_data("BUILD.txt", f"nightly {nightly}\n"),
+                ],
+                removal_policy=cdk.RemovalPolicy.DESTROY,
+            )
+        if broken_release:
+            GenericPackageVersion(
+                self,
+                "BrokenRelease",
+                domain=domain,
+                repository=repository,
+                namespace="tools",
+                package="broken",
+                version="0.0.1",
+                assets=[PackageAsset.from_bucket(f"no-such-bucket-{self.account}", "missing.bin")],
+            )
         cdk.CfnOutput(self, "CliRevision", value=self.cli.attr_version_revision)
         cdk.CfnOutput(self, "ModelRevision", value=self.model.attr_version_revision)
 
@@ -120,7 +150,13 @@ def build_app(app: cdk.App) -> cdk.App:
     repo = CodeArtifactRepoStack(app, "CodeArtifactRepo")
     cli_artifact = str(app.node.try_get_context("cli_artifact") or HERE / "dist" / "mycli.tar.gz")
     packages = PackagesStack(
-        app, "Packages", repo=repo, cli_version=cli_version, cli_artifact=cli_artifact
+        app,
+        "Packages",
+        repo=repo,
+        cli_version=cli_version,
+        cli_artifact=cli_artifact,
+        nightly=app.node.try_get_context("nightly"),
+        broken_release=str(app.node.try_get_context("broken_release")).lower() == "true",
     )
     ConsumerStack(app, "Consumer", packages=packages)
     return app

@@ -59,7 +59,10 @@ _CODEARTIFACT_CONFIG = Config(
     connect_timeout=10,
     read_timeout=900,
 )
-_CLOUDFORMATION_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5)
+# Adaptive: many handlers of one stack read it at once (events, resource status).
+_CLOUDFORMATION_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": 8}, connect_timeout=5
+)
 _S3_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": min(_ATTEMPTS, 9)},
     connect_timeout=10,
@@ -330,8 +333,13 @@ def delete_version(event: Mapping[str, Any], context: Any) -> str:
     stack = StackView(_cloudformation(), str(event["StackId"]))
     if not resource.names_a_version:
         # The Create failed or was cancelled (CloudFormation may send this while it still
-        # runs): discard what it created. Never FAILED: that would fail the rollback.
+        # runs). During the rollback, discard what it created; outside one (a stack that
+        # does not roll back, deleted maybe much later) the version may be someone's by then.
+        # Never FAILED: that would fail the rollback or the deletion.
         _answer_success_on_timeout()
+        if not is_rollback(stack.status()):
+            log_line("delete_ignored", physical_id=physical_id, why="not a rollback")
+            return physical_id
         created = stack.resource_created_at(str(event["LogicalResourceId"]))
         _discard_quietly(request, created, why="its Create failed or was cancelled")
         return physical_id

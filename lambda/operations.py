@@ -8,6 +8,7 @@ so no deployment leaves a half-published version behind.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -217,13 +218,18 @@ def _publish_missing(
 ) -> VersionState | None:
     todo = [p for p in plans if p.spec.name not in stored]
     state: VersionState | None = None
+    checked = time.monotonic()
     for number, plan in enumerate(todo, start=1):
         deadline.check(f"starting asset {plan.spec.name!r} ({number} of {len(todo)} to publish)")
         # Only a Published target is reached by the last publish itself; Unlisted and Archived
         # are set afterwards, so the version is never visible as Published on the way.
         unfinished = not (plan is todo[-1] and request.status == Status.PUBLISHED)
         state = _publish_one(plan, source, repository, unfinished, spool_dir, deadline)
-        after_each()
+        # After the last asset always; in between at most every few seconds (many handlers of
+        # one stack share CloudFormation's API rate).
+        if plan is todo[-1] or time.monotonic() - checked >= _BETWEEN_CHECKS_SECONDS:
+            after_each()
+            checked = time.monotonic()
     return state
 
 
@@ -336,6 +342,8 @@ def _settled_by_another_writer(
     return _result(state, plans)
 
 
+#: Least time between two cancellation checks while assets are published.
+_BETWEEN_CHECKS_SECONDS = 5.0
 #: What is left of the margin when the cleanup of a failed run must give up.
 _CLEANUP_MARGIN_SECONDS = 1.5
 

@@ -222,6 +222,7 @@ def world(kit: Kit) -> Iterator[World]:
     kit.proxy.clear()
     limits = kit.emulator.store.limits
     yield World(kit)
+    kit.harness.end_stack_operation()
     kit.emulator.faults.clear()
     kit.proxy.clear()
     kit.emulator.store.limits = limits

@@ -128,9 +128,14 @@ class CustomResourceHarness:
         try:
             yield
         finally:
-            if self.stacks is not None:
-                self.stacks.remove(STACK_NAME)
-            self._stack = None
+            self.end_stack_operation()
+
+    def end_stack_operation(self) -> None:
+        """Forget the stack; the next operation is on a new stack (no events of this one)."""
+        if self.stacks is not None:
+            self.stacks.remove(STACK_NAME)
+        self._stack = None
+        self.stack_id = make_stack_id(region=REGION, account_id=ACCOUNT, stack_name=STACK_NAME)
 
     def _publish_stack(self, stack: StackState) -> None:
         if self.stacks is None:
@@ -156,11 +161,10 @@ class CustomResourceHarness:
         (when a stack operation is under way), unless the Create is a ``redelivery`` of the
         previous one.
         """
-        if request_type == "Create" and not redelivery and self._stack is not None:
-            assert self.stacks is not None
-            self.stacks.record(
-                self.stack_id, STACK_NAME, LOGICAL_ID, contract.RESOURCE_TYPE, "CREATE_IN_PROGRESS"
-            )
+        action = request_type.upper()
+        recording = not redelivery and self._stack is not None
+        if recording:
+            self._record(f"{action}_IN_PROGRESS", physical_id or "")
         pending = self.responses.expect(request_type)
         try:
             event: dict[str, Any] = dict(
@@ -194,7 +198,23 @@ class CustomResourceHarness:
             response = check_response(event, raw) if raw is not None else None
         except ResponseViolation:
             response = None  # the raw body is still there for the test to inspect
+        if recording:
+            ended = "COMPLETE" if response is not None and response.succeeded else "FAILED"
+            answered = response.physical_resource_id if response is not None else ""
+            self._record(f"{action}_{ended}", answered)
         return Outcome(response, invocation, raw)
+
+    def _record(self, status: str, physical_id: str) -> None:
+        """The resource's event, as CloudFormation records it around each request."""
+        assert self.stacks is not None
+        self.stacks.record(
+            self.stack_id,
+            STACK_NAME,
+            LOGICAL_ID,
+            contract.RESOURCE_TYPE,
+            status,
+            physical_id=physical_id,
+        )
 
 
 def properties(

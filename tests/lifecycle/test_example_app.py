@@ -140,7 +140,14 @@ def test_make_demo_lifecycle_entry_point_ends_every_step_as_expected() -> None:
         timeout=600,
         check=False,
     )
-    # THEN every step (deploy, bump, failing change, destroy) ended as expected
+    # THEN every step (deploy, bump, rolled-back bump, cancelled Create, failing change,
+    # destroy) ended as expected
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     assert "every step ended as expected" in done.stdout
     assert "differs from what CodeArtifact holds" in done.stdout
+    # AND the nightly's Create was cancelled while it ran, and nothing of it was left
+    assert "FAILED Resource creation cancelled" in done.stdout
+    assert "the rollback ended while the cancelled Create was still running" in done.stdout
+    assert "tools/mycli-nightly" not in done.stdout
+    # AND the rolled-back bump left no 1.6.0
+    assert "│ 1.6.0" not in done.stdout

@@ -140,7 +140,12 @@ def statuses(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 def cfn(state_dir: Path, s3_server: MotoS3Server) -> Iterator[LocalCloudFormation]:
     console = Console(file=io.StringIO(), width=200)
     with LocalCloudFormation(
-        state_dir, s3_endpoint=s3_server.endpoint_url, console=console, lambda_retries=0
+        state_dir,
+        s3_endpoint=s3_server.endpoint_url,
+        console=console,
+        lambda_retries=0,
+        # One operation at a time: this test pins the sequence of handler calls.
+        max_parallel=1,
     ) as engine:
         yield engine
 

@@ -175,11 +175,12 @@ class CrossAccountStack(cdk.Stack):
             self, "Reader", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com")
         )
         for version in self.versions:
-            version.grant_read(self.reader)  # twice: one bearer-token policy
+            # twice: one bearer-token policy
+            version.grant_read(self.reader, package_manager_access=True)
         self.other_reader = iam.Role(
             self, "OtherReader", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com")
         )
-        self.versions[0].grant_read(self.other_reader)
+        self.versions[0].grant_read(self.other_reader, package_manager_access=True)
         for n in range(2):
             self.expected.package_arns.add(
                 package_arn("shared-domain", "releases", "tools", f"tool{n}", OTHER_ACCOUNT)

@@ -1,4 +1,5 @@
-"""``make demo-lifecycle``: deploy, bump, fail and roll back, destroy; show CodeArtifact each time.
+"""``make demo-lifecycle``: deploy, bump, fail and roll back (a rolled-back bump, a cancelled
+Create, a same-version change), destroy; show CodeArtifact each time.
 
 The same driver runs the lifecycle tests: each :class:`Step` synthesizes the app with its
 context, deploys (or destroys) it on the local emulators, and records what the repository
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,13 @@ class Step:
     fails: bool = False
     #: Destroy these stacks (and their dependents) instead of deploying.
     destroy: tuple[str, ...] = ()
+    #: Hold the first CodeArtifact call of this operation (the emulator's ``hold`` fault,
+    #: with these options) until the deployment ended: a Create still running when a sibling
+    #: fails is cancelled by CloudFormation, and what its late work leaves is shown after.
+    hold: tuple[str, dict[str, Any]] | None = None
+    #: Hold this call (of the resource that fails) until :attr:`hold` is reached, so that the
+    #: failure comes while the other Create is under way.
+    fail_after_hold: tuple[str, dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,9 +116,12 @@ class LifecycleDriver:
         domain: str,
         repository: str,
         console: Console | None = None,
+        emulator: Any = None,
     ) -> None:
         self.app = app
         self.cfn = cfn
+        #: The CodeArtifact emulator, for steps that hold a call (see :attr:`Step.hold`).
+        self.emulator = emulator
         self.workdir = workdir
         self.domain = domain
         self.repository = repository
@@ -125,6 +137,7 @@ class LifecycleDriver:
         outdir = self.workdir / f"step{self._count}.out"
         synthesize(self.app, outdir, [f"{k}={v}" for k, v in step.context.items()])
         succeeded, reason = True, ""
+        held = self._hold(step)
         try:
             if step.destroy:
                 self.cfn.destroy(outdir, list(step.destroy))
@@ -134,10 +147,36 @@ class LifecycleDriver:
             succeeded, reason = False, failure.reason
         except LocalDeployError as failure:
             succeeded, reason = False, str(failure)
+        finally:
+            if held is not None:
+                if held.reached.is_set():
+                    self.console.print(
+                        "the rollback ended while the cancelled Create was still running; "
+                        "letting it finish"
+                    )
+                held.release()
+        self.cfn.wait_for_abandoned()
         versions = repository_versions(self.cfn.codeartifact_client(), self.domain, self.repository)
         result = StepResult(step, succeeded, reason, versions)
         self.show(result)
         return result
+
+    def _hold(self, step: Step) -> Any:
+        """Arrange :attr:`Step.hold` and :attr:`Step.fail_after_hold`; the held rule, if any."""
+        if step.hold is None or self.emulator is None:
+            return None
+        operation, options = step.hold
+        held = self.emulator.faults.next(operation, "hold", **options)
+        if step.fail_after_hold is not None:
+            operation, options = step.fail_after_hold
+            failing = self.emulator.faults.next(operation, "hold", **options)
+
+            def release_when_held() -> None:
+                held.reached.wait(60)
+                failing.release()
+
+            threading.Thread(target=release_when_held, daemon=True).start()
+        return held
 
     def show(self, result: StepResult) -> None:
         """Print the step's outcome and the repository's versions."""
@@ -157,7 +196,24 @@ def demo_steps(changed_artifact: Path) -> list[Step]:
     """The lifecycle of ``app.py`` that ``make demo-lifecycle`` shows."""
     return [
         Step("deploy mycli 1.4.0 and the model bundle", {"version": "1.4.0"}),
-        Step("bump mycli to 1.5.0 (the consumer follows through SSM)", {"version": "1.5.0"}),
+        Step("bump mycli to 1.5.0 (the consumer reads the new revision)", {"version": "1.5.0"}),
+        Step(
+            "bump mycli to 1.6.0 beside a broken release: fails, mycli rolls back to 1.5.0",
+            {"version": "1.6.0", "broken_release": "true"},
+            fails=True,
+        ),
+        Step(
+            "add a nightly build beside a broken release: its Create is cancelled, nothing left",
+            {"version": "1.5.0", "nightly": "2024.06.2", "broken_release": "true"},
+            fails=True,
+            # The nightly writes its first asset and is held before its last; then the broken
+            # release fails, and its last asset lands after the rollback ended.
+            hold=(
+                "PublishPackageVersion",
+                {"match": {"package": "mycli-nightly", "assetName": "BUILD.txt"}},
+            ),
+            fail_after_hold=("DescribePackageVersion", {"match": {"package": "broken"}}),
+        ),
         Step(
             "change mycli.tar.gz without bumping 1.5.0: fails, rolls back",
             {"version": "1.5.0", "cli_artifact": str(changed_artifact)},
@@ -193,6 +249,7 @@ def run_lifecycle(args: argparse.Namespace) -> int:
             domain="demo-domain",
             repository="generic-releases",
             console=console,
+            emulator=env.codeartifact,
         )
         results = [driver.run(step) for step in demo_steps(changed)]
     shutil.rmtree(workdir, ignore_errors=True)

@@ -158,6 +158,8 @@ class LocalCloudFormation:
         self._runner: LambdaRunner | None = None
         #: Services are started on first use, possibly by resource operations in parallel.
         self._starting = threading.RLock()
+        #: Guards a stack's records while its resources are deleted in parallel.
+        self._deleting = threading.Lock()
         self._s3: S3Client | None = None
         self._codeartifact: CodeArtifactClient | None = None
         self._context = ProviderContext(
@@ -620,57 +622,78 @@ class LocalCloudFormation:
         stack.status = "DELETE_IN_PROGRESS"
         stack.status_reason = "User Initiated"
         self.state.put(stack)
-        deps = {lid: set(r.depends_on) for lid, r in stack.resources.items()}
-        for logical_id in reversed(topological_order(list(stack.resources), deps)):
-            record = stack.resources[logical_id]
-            provider = self.provider_for(record.type)
-            if record.deletion_policy in _RETAIN:
-                self.reporter.resource(
-                    stack.stack_name,
-                    "DELETE",
-                    logical_id,
-                    record.type,
-                    "RETAINED",
-                    None,
-                    f"DeletionPolicy {record.deletion_policy}",
+        # A resource goes once everything that depends on it is gone; independent ones in
+        # parallel, as CloudFormation deletes them.
+        order = list(
+            reversed(
+                topological_order(
+                    list(stack.resources),
+                    {lid: set(r.depends_on) for lid, r in stack.resources.items()},
                 )
-            else:
-                step = time.monotonic()
-                if provider.rollback_by_update:
-                    self.reporter.start(stack.stack_name, "DELETE", logical_id, record.type)
-                try:
-                    provider.delete(self._context, record, stack.stack_name, stack.stack_id)
-                except Exception as exc:
-                    reason = (
-                        exc.reason if isinstance(exc, ProviderError) else f"Internal error: {exc}"
-                    )
-                    self.reporter.resource(
-                        stack.stack_name,
-                        "DELETE",
-                        logical_id,
-                        record.type,
-                        "FAILED",
-                        time.monotonic() - step,
-                        reason,
-                    )
-                    stack.status = "DELETE_FAILED"
-                    stack.status_reason = reason
-                    self.state.put(stack)
-                    raise DestroyFailed(stack.stack_name, logical_id, reason) from None
-                outcome = "OK" if provider.emulated else "SKIPPED"
-                detail = "" if provider.emulated else "not emulated locally: forgotten"
-                self.reporter.resource(
-                    stack.stack_name,
-                    "DELETE",
-                    logical_id,
-                    record.type,
-                    outcome,
-                    time.monotonic() - step,
-                    detail,
-                )
-            del stack.resources[logical_id]
-            self.state.put(stack)
+            )
+        )
+        dependents: dict[str, set[str]] = {lid: set() for lid in order}
+        for lid, record in stack.resources.items():
+            for dependency in record.depends_on:
+                dependents.setdefault(dependency, set()).add(lid)
+
+        def delete(logical_id: str) -> None:
+            self._delete_resource(stack, logical_id)
+            with self._deleting:
+                del stack.resources[logical_id]
+                self.state.put(stack)
+
+        self.scheduler.run(order, dependents, delete)
         self.state.remove(stack.stack_name)
         self.reporter.stack(
             stack.stack_name, f"DELETE_COMPLETE {time.monotonic() - started:.1f}s", "bold green"
         )
+
+    def _delete_resource(self, stack: StackState, logical_id: str) -> None:
+        """Delete one resource of ``stack`` (kept when its DeletionPolicy retains it); raises
+        :class:`DestroyFailed` (the stack is then ``DELETE_FAILED``)."""
+        record = stack.resources[logical_id]
+        provider = self.provider_for(record.type)
+        if record.deletion_policy in _RETAIN:
+            self.reporter.resource(
+                stack.stack_name,
+                "DELETE",
+                logical_id,
+                record.type,
+                "RETAINED",
+                None,
+                f"DeletionPolicy {record.deletion_policy}",
+            )
+        else:
+            step = time.monotonic()
+            if provider.rollback_by_update:
+                self.reporter.start(stack.stack_name, "DELETE", logical_id, record.type)
+            try:
+                provider.delete(self._context, record, stack.stack_name, stack.stack_id)
+            except Exception as exc:
+                reason = exc.reason if isinstance(exc, ProviderError) else f"Internal error: {exc}"
+                self.reporter.resource(
+                    stack.stack_name,
+                    "DELETE",
+                    logical_id,
+                    record.type,
+                    "FAILED",
+                    time.monotonic() - step,
+                    reason,
+                )
+                with self._deleting:
+                    stack.status = "DELETE_FAILED"
+                    stack.status_reason = reason
+                    self.state.put(stack)
+                raise DestroyFailed(stack.stack_name, logical_id, reason) from None
+            outcome = "OK" if provider.emulated else "SKIPPED"
+            detail = "" if provider.emulated else "not emulated locally: forgotten"
+            self.reporter.resource(
+                stack.stack_name,
+                "DELETE",
+                logical_id,
+                record.type,
+                outcome,
+                time.monotonic() - step,
+                detail,
+            )
