@@ -279,3 +279,78 @@ def test_ssm_parameter_names_are_unique_across_stacks(
     assert failure.value.stack_name == "Second"
     assert "already exists" in failure.value.reason
     assert cfn.state.names() == ["First"]
+
+
+@pytest.mark.parametrize(
+    ("partition", "suffix"),
+    [("aws", "amazonaws.com"), ("aws-cn", "amazonaws.com.cn"), ("aws-iso", "c2s.ic.gov")],
+)
+def test_url_suffix_follows_the_partition(
+    s3_server: MotoS3Server, tmp_path: Path, partition: str, suffix: str
+) -> None:
+    # GIVEN a stack whose output is AWS::URLSuffix, deployed in ``partition``
+    template = {
+        "Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": "v"}}},
+        "Outputs": {"Suffix": {"Value": {"Ref": "AWS::URLSuffix"}}},
+    }
+    assembly = write_assembly(tmp_path / "out", {"Suffix": template})
+    with LocalCloudFormation(
+        tmp_path / "state",
+        s3_endpoint=s3_server.endpoint_url,
+        partition=partition,
+        console=Console(file=io.StringIO()),
+    ) as engine:
+        # WHEN it is deployed
+        (summary,) = engine.deploy(assembly)
+    # THEN the suffix is the partition's
+    assert summary.outputs == {"Suffix": suffix}
+
+
+def test_a_rule_the_engine_cannot_evaluate_is_skipped_with_a_warning(
+    cfn: LocalCloudFormation, output: io.StringIO, tmp_path: Path
+) -> None:
+    # GIVEN a rule that uses a function the local engine does not evaluate
+    template = {
+        "Rules": {
+            "Unknowable": {
+                "Assertions": [{"Assert": {"Fn::ValueOf": ["Param", "VpcId"]}}],
+            }
+        },
+        "Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": "v"}}},
+    }
+    # WHEN the stack is deployed
+    (summary,) = cfn.deploy(write_assembly(tmp_path / "out", {"Ruled": template}))
+    # THEN it deploys, and says which rule it did not check
+    assert summary.status == "CREATE_COMPLETE"
+    assert "rule Unknowable not checked" in output.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("policy", "kept"), [("Retain", True), ("RetainExceptOnCreate", False), ("Delete", False)]
+)
+def test_a_rollback_keeps_what_the_failed_create_made_only_under_retain(
+    cfn: LocalCloudFormation, s3: S3Client, tmp_path: Path, policy: str, kept: bool
+) -> None:
+    # GIVEN a new stack: a bucket with ``policy``, then a parameter that fails (no Value)
+    bucket = f"rollback-{uuid.uuid4().hex[:12]}"
+    template = {
+        "Resources": {
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "DeletionPolicy": policy,
+                "Properties": {"BucketName": bucket},
+            },
+            "Broken": {
+                "Type": "AWS::SSM::Parameter",
+                "DependsOn": "Bucket",
+                "Properties": {"Type": "String"},
+            },
+        }
+    }
+    # WHEN it is deployed and rolls back
+    with pytest.raises(DeploymentFailed):
+        cfn.deploy(write_assembly(tmp_path / "out", {"Rolled": template}))
+    # THEN the bucket the failed operation created survives only under Retain
+    # (RetainExceptOnCreate deletes what the rolled-back operation created)
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert (bucket in names) is kept

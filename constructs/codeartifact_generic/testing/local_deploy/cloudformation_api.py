@@ -316,86 +316,90 @@ def _element(name: str, value: str | None) -> str:
     return "" if value is None else f"<{name}>{_text(value)}</{name}>"
 
 
+Fields = tuple[tuple[str, str | None], ...]
+
+
+def _members(tag: str, rows: Iterable[Fields]) -> str:
+    """``<tag><member>…</member>…</tag>``: a list as the query protocol serializes it."""
+    inner = "".join(
+        "<member>" + "".join(_element(name, value) for name, value in row) + "</member>"
+        for row in rows
+    )
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def _response(action: str, result: str, request_id: str) -> str:
+    """``<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata/>`` around ``result``."""
+    return (
+        f'<{action}Response xmlns="{XML_NAMESPACE}"><{action}Result>{result}</{action}Result>'
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        f"</{action}Response>"
+    )
+
+
+def _stack_fields(stack: StackDescription) -> Fields:
+    deleted = stack.deletion_time
+    updated = stack.last_updated_time
+    return (
+        ("StackId", stack.stack_id),
+        ("StackName", stack.stack_name),
+        ("Description", stack.description),
+        ("CreationTime", format_timestamp(stack.creation_time)),
+        ("DeletionTime", format_timestamp(deleted) if deleted else None),
+        ("LastUpdatedTime", format_timestamp(updated) if updated else None),
+        ("StackStatus", stack.status),
+        ("StackStatusReason", stack.status_reason or None),
+    )
+
+
 def _stack_xml(stack: StackDescription) -> str:
-    parts = [
-        "<member>",
-        _element("StackId", stack.stack_id),
-        _element("StackName", stack.stack_name),
-        _element("Description", stack.description),
+    parameters = [
+        (("ParameterKey", p.key), ("ParameterValue", p.value), ("ResolvedValue", p.resolved_value))
+        for p in stack.parameters
     ]
-    if stack.parameters:
-        parts.append("<Parameters>")
-        for parameter in stack.parameters:
-            parts.extend(
-                (
-                    "<member>",
-                    _element("ParameterKey", parameter.key),
-                    _element("ParameterValue", parameter.value),
-                    _element("ResolvedValue", parameter.resolved_value),
-                    "</member>",
-                )
-            )
-        parts.append("</Parameters>")
-    parts.append(_element("CreationTime", format_timestamp(stack.creation_time)))
-    if stack.deletion_time is not None:
-        parts.append(_element("DeletionTime", format_timestamp(stack.deletion_time)))
-    if stack.last_updated_time is not None:
-        parts.append(_element("LastUpdatedTime", format_timestamp(stack.last_updated_time)))
-    parts.extend(
+    outputs = [
         (
-            _element("StackStatus", stack.status),
-            _element("StackStatusReason", stack.status_reason or None),
+            ("OutputKey", o.key),
+            ("OutputValue", o.value),
+            ("Description", o.description),
+            ("ExportName", o.export_name),
+        )
+        for o in stack.outputs
+    ]
+    return "".join(
+        (
+            "<member>",
+            "".join(_element(name, value) for name, value in _stack_fields(stack)),
+            _members("Parameters", parameters) if parameters else "",
             "<DisableRollback>false</DisableRollback>",
             "<NotificationARNs/>",
             "<RollbackConfiguration/>",
             "<EnableTerminationProtection>false</EnableTerminationProtection>",
             "<DriftInformation><StackDriftStatus>NOT_CHECKED</StackDriftStatus></DriftInformation>",
+            _members("Outputs", outputs) if outputs else "",
+            "<Tags/>",
+            "</member>",
         )
     )
-    if stack.outputs:
-        parts.append("<Outputs>")
-        for output in stack.outputs:
-            parts.extend(
-                (
-                    "<member>",
-                    _element("OutputKey", output.key),
-                    _element("OutputValue", output.value),
-                    _element("Description", output.description),
-                    _element("ExportName", output.export_name),
-                    "</member>",
-                )
-            )
-        parts.append("</Outputs>")
-    parts.extend(("<Tags/>", "</member>"))
-    return "".join(parts)
 
 
 def describe_stacks_xml(stacks: Iterable[StackDescription], request_id: str) -> str:
     """The ``DescribeStacksResponse`` document."""
     members = "".join(_stack_xml(s) for s in stacks)
+    return _response("DescribeStacks", f"<Stacks>{members}</Stacks>", request_id)
+
+
+def _event_fields(event: StackEvent) -> Fields:
     return (
-        f'<DescribeStacksResponse xmlns="{XML_NAMESPACE}">'
-        f"<DescribeStacksResult><Stacks>{members}</Stacks></DescribeStacksResult>"
-        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
-        "</DescribeStacksResponse>"
-    )
-
-
-def _event_xml(event: StackEvent) -> str:
-    return "".join(
-        (
-            "<member>",
-            _element("StackId", event.stack_id),
-            _element("EventId", event.event_id),
-            _element("StackName", event.stack_name),
-            _element("LogicalResourceId", event.logical_id),
-            _element("PhysicalResourceId", event.physical_id),
-            _element("ResourceType", event.resource_type),
-            _element("Timestamp", format_timestamp(event.timestamp)),
-            _element("ResourceStatus", event.status),
-            _element("ResourceStatusReason", event.reason or None),
-            "</member>",
-        )
+        ("StackId", event.stack_id),
+        ("EventId", event.event_id),
+        ("StackName", event.stack_name),
+        ("LogicalResourceId", event.logical_id),
+        ("PhysicalResourceId", event.physical_id),
+        ("ResourceType", event.resource_type),
+        ("Timestamp", format_timestamp(event.timestamp)),
+        ("ResourceStatus", event.status),
+        ("ResourceStatusReason", event.reason or None),
     )
 
 
@@ -403,37 +407,29 @@ def describe_stack_events_xml(
     events: list[StackEvent], next_token: str | None, request_id: str
 ) -> str:
     """The ``DescribeStackEventsResponse`` document (one page)."""
-    members = "".join(_event_xml(e) for e in events)
-    token = _element("NextToken", next_token)
-    return (
-        f'<DescribeStackEventsResponse xmlns="{XML_NAMESPACE}">'
-        f"<DescribeStackEventsResult><StackEvents>{members}</StackEvents>{token}"
-        "</DescribeStackEventsResult>"
-        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
-        "</DescribeStackEventsResponse>"
-    )
+    page = _members("StackEvents", (_event_fields(e) for e in events))
+    return _response("DescribeStackEvents", page + _element("NextToken", next_token), request_id)
 
 
 def describe_stack_resource_xml(latest: StackEvent, request_id: str) -> str:
     """The ``DescribeStackResourceResponse`` document for the resource ``latest`` is about."""
     detail = "".join(
-        (
-            _element("StackName", latest.stack_name),
-            _element("StackId", latest.stack_id),
-            _element("LogicalResourceId", latest.logical_id),
-            _element("PhysicalResourceId", latest.physical_id or None),
-            _element("ResourceType", latest.resource_type),
-            _element("LastUpdatedTimestamp", format_timestamp(latest.timestamp)),
-            _element("ResourceStatus", latest.status),
-            _element("ResourceStatusReason", latest.reason or None),
+        _element(name, value)
+        for name, value in (
+            ("StackName", latest.stack_name),
+            ("StackId", latest.stack_id),
+            ("LogicalResourceId", latest.logical_id),
+            ("PhysicalResourceId", latest.physical_id or None),
+            ("ResourceType", latest.resource_type),
+            ("LastUpdatedTimestamp", format_timestamp(latest.timestamp)),
+            ("ResourceStatus", latest.status),
+            ("ResourceStatusReason", latest.reason or None),
         )
     )
-    return (
-        f'<DescribeStackResourceResponse xmlns="{XML_NAMESPACE}">'
-        "<DescribeStackResourceResult><StackResourceDetail>"
-        f"{detail}</StackResourceDetail></DescribeStackResourceResult>"
-        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
-        "</DescribeStackResourceResponse>"
+    return _response(
+        "DescribeStackResource",
+        f"<StackResourceDetail>{detail}</StackResourceDetail>",
+        request_id,
     )
 
 

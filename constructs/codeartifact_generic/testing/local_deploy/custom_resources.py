@@ -74,7 +74,9 @@ def _tail(path: Path, lines: int = 12) -> list[str]:
 class CustomResourceProvider(ResourceProvider):
     """Runs the custom resource protocol against the function behind ``ServiceToken``."""
 
-    rollback_by_update: ClassVar[bool] = True
+    rolls_back_by_update: ClassVar[bool] = True
+    long_running: ClassVar[bool] = True
+    failed_create_leaves_resource: ClassVar[bool] = True
 
     def create(self, ctx: ProviderContext, request: ResourceRequest) -> ProvisionResult:
         """Send Create."""

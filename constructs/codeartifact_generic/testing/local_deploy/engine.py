@@ -39,6 +39,7 @@ from .assembly import CloudAssembly, StackArtifact
 from .assets import publish_assets
 from .cloudformation_api import CloudFormationEndpoint, StackDirectory
 from .custom_resources import CustomResourceProvider, is_custom_resource
+from .deletion import delete_resource, kept_when_deleted
 from .events import make_stack_id
 from .intrinsics import ResolutionError, topological_order
 from .lambda_runner import LambdaRunner
@@ -65,7 +66,6 @@ __all__ = ["DEFAULT_SSM_PARAMETERS", "DestroyFailed", "LocalCloudFormation"]
 DEFAULT_SSM_PARAMETERS: Final[Mapping[str, str]] = {"/cdk-bootstrap/hnb659fds/version": "30"}
 _BOOTSTRAP_VERSION: Final = re.compile(r"^/cdk-bootstrap/[^/]+/version$")
 _DUMMY_KEY: Final = "testing"
-_RETAIN: Final = ("Retain", "RetainExceptOnCreate")
 
 
 class DestroyFailed(LocalDeployError):
@@ -197,28 +197,6 @@ class LocalCloudFormation:
         """Wait until the handlers of Creates CloudFormation cancelled have finished (in AWS
         they run on after the rollback too); False if some still run at ``timeout``."""
         return self.scheduler.wait_for_abandoned(timeout)
-
-    def record_event(
-        self,
-        stack_id: str,
-        stack_name: str,
-        logical_id: str,
-        resource_type: str,
-        status: str,
-        *,
-        physical_id: str = "",
-        reason: str = "",
-    ) -> None:
-        """Record a resource event for ``DescribeStackEvents`` / ``DescribeStackResource``."""
-        self.stack_directory.record(
-            stack_id,
-            stack_name,
-            logical_id,
-            resource_type,
-            status,
-            physical_id=physical_id,
-            reason=reason,
-        )
 
     def __enter__(self) -> Self:
         return self
@@ -653,8 +631,7 @@ class LocalCloudFormation:
         """Delete one resource of ``stack`` (kept when its DeletionPolicy retains it); raises
         :class:`DestroyFailed` (the stack is then ``DELETE_FAILED``)."""
         record = stack.resources[logical_id]
-        provider = self.provider_for(record.type)
-        if record.deletion_policy in _RETAIN:
+        if kept_when_deleted(record.deletion_policy):
             self.reporter.resource(
                 stack.stack_name,
                 "DELETE",
@@ -664,36 +641,11 @@ class LocalCloudFormation:
                 None,
                 f"DeletionPolicy {record.deletion_policy}",
             )
-        else:
-            step = time.monotonic()
-            if provider.rollback_by_update:
-                self.reporter.start(stack.stack_name, "DELETE", logical_id, record.type)
-            try:
-                provider.delete(self._context, record, stack.stack_name, stack.stack_id)
-            except Exception as exc:
-                reason = exc.reason if isinstance(exc, ProviderError) else f"Internal error: {exc}"
-                self.reporter.resource(
-                    stack.stack_name,
-                    "DELETE",
-                    logical_id,
-                    record.type,
-                    "FAILED",
-                    time.monotonic() - step,
-                    reason,
-                )
-                with self._deleting:
-                    stack.status = "DELETE_FAILED"
-                    stack.status_reason = reason
-                    self.state.put(stack)
-                raise DestroyFailed(stack.stack_name, logical_id, reason) from None
-            outcome = "OK" if provider.emulated else "SKIPPED"
-            detail = "" if provider.emulated else "not emulated locally: forgotten"
-            self.reporter.resource(
-                stack.stack_name,
-                "DELETE",
-                logical_id,
-                record.type,
-                outcome,
-                time.monotonic() - step,
-                detail,
-            )
+            return
+        reason = delete_resource(self, record, stack_id=stack.stack_id, stack_name=stack.stack_name)
+        if reason is not None:
+            with self._deleting:
+                stack.status = "DELETE_FAILED"
+                stack.status_reason = reason
+                self.state.put(stack)
+            raise DestroyFailed(stack.stack_name, logical_id, reason)

@@ -34,6 +34,7 @@ __all__ = [
     "ReferenceSource",
     "ResolutionError",
     "Resolver",
+    "UnsupportedFunction",
     "is_intrinsic",
     "references",
     "resource_dependencies",
@@ -44,6 +45,10 @@ __all__ = [
 
 class ResolutionError(Exception):
     """A template expression cannot be evaluated; the message reads like CloudFormation's."""
+
+
+class UnsupportedFunction(ResolutionError):
+    """A function CloudFormation knows but the local engine does not evaluate."""
 
 
 class _NoValue:
@@ -204,7 +209,9 @@ class Resolver:
                 if key in self._functions:
                     return self._functions[key](arg)
                 if key.startswith("Fn::"):
-                    raise ResolutionError(f"Template error: unsupported intrinsic function {key}")
+                    raise UnsupportedFunction(
+                        f"Template error: unsupported intrinsic function {key}"
+                    )
             resolved_map: dict[str, Any] = {}
             for key, item in value.items():
                 resolved = self.resolve(item)
@@ -268,7 +275,7 @@ class Resolver:
             return evaluate(function, arg)
         if function in self._functions:
             return self.evaluate_condition(self.resolve(expression))
-        raise ResolutionError(f"Template error: unsupported condition function {function}")
+        raise UnsupportedFunction(f"Template error: unsupported condition function {function}")
 
     @property
     def _condition_functions(self) -> dict[str, Callable[[str, Any], bool]]:

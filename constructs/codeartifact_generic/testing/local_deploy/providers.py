@@ -125,9 +125,14 @@ class ResourceProvider:
     emulated: ClassVar[bool] = True
     replacement_properties: ClassVar[frozenset[str]] = frozenset()
     name_property: ClassVar[str | None] = None
-    #: Custom resources roll back by sending Update (CloudFormation's way); others by
-    #: deleting a replacement / updating back.
-    rollback_by_update: ClassVar[bool] = False
+    #: An update is undone by another Update with the old properties (custom resources);
+    #: otherwise by deleting the replacement or updating back.
+    rolls_back_by_update: ClassVar[bool] = False
+    #: Its operations take a while (a Lambda function runs): progress says when one starts,
+    #: and a Create still running when another resource fails is cancelled.
+    long_running: ClassVar[bool] = False
+    #: A failed Create may have left something behind: CloudFormation sends it a Delete.
+    failed_create_leaves_resource: ClassVar[bool] = False
 
     def create(self, ctx: ProviderContext, request: ResourceRequest) -> ProvisionResult:
         """Create the resource."""

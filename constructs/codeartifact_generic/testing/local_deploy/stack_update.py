@@ -37,6 +37,7 @@ delete what the failed update created         ``UPDATE_ROLLBACK_COMPLETE_CLEANUP
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -44,11 +45,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
 
-from .cloudformation_api import format_timestamp
+from .cloudformation_api import StackDirectory, format_timestamp
+from .deletion import delete_resource, kept_when_deleted, kept_when_rolled_back
 from .intrinsics import (
     PseudoParameters,
     ResolutionError,
     Resolver,
+    UnsupportedFunction,
     is_intrinsic,
     references,
     resource_dependencies,
@@ -69,8 +72,15 @@ from .state import OutputState, ResourceState, StackState
 
 __all__ = ["DeploymentFailed", "LocalDeployError", "StackServices", "StackSummary", "StackUpdate"]
 
-_RETAIN = ("Retain", "RetainExceptOnCreate")
 _STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+#: ``AWS::URLSuffix`` of each partition (CloudFormation user guide, "Pseudo parameters").
+URL_SUFFIXES: Final = {
+    "aws": "amazonaws.com",
+    "aws-cn": "amazonaws.com.cn",
+    "aws-us-gov": "amazonaws.com",
+    "aws-iso": "c2s.ic.gov",
+    "aws-iso-b": "sc2s.sgov.gov",
+}
 #: ``StackStatusReason`` of a stack operation a user started.
 _USER_INITIATED: Final = "User Initiated"
 #: How the progress report names the update that puts a resource back during a rollback.
@@ -149,18 +159,9 @@ class StackServices(Protocol):
     def save(self, stack: StackState) -> None:
         """Persist ``stack``."""
 
-    def record_event(
-        self,
-        stack_id: str,
-        stack_name: str,
-        logical_id: str,
-        resource_type: str,
-        status: str,
-        *,
-        physical_id: str = "",
-        reason: str = "",
-    ) -> None:
-        """Record a resource event (``DescribeStackEvents`` / ``DescribeStackResource``)."""
+    @property
+    def stack_directory(self) -> StackDirectory:
+        """What the local CloudFormation API answers; resource events are recorded there."""
 
     @property
     def scheduler(self) -> Scheduler:
@@ -261,6 +262,10 @@ class StackUpdate:
         self._lock = threading.RLock()
         #: Custom resource Creates running now: logical id → (type, resolved properties).
         self._creating: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: Records a resource event: (logical id, type, status, physical_id=, reason=).
+        self._event = functools.partial(
+            services.stack_directory.record, self.stack_id, self.stack_name
+        )
         #: Creates cancelled while they ran (same values); their late answers are ignored.
         self._cancelled: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -434,9 +439,7 @@ class StackUpdate:
                     stack_name=self.stack_name,
                     stack_id=self.stack_id,
                     partition=self.services.partition,
-                    url_suffix="amazonaws.com.cn"
-                    if "cn" in self.services.partition
-                    else "amazonaws.com",
+                    url_suffix=URL_SUFFIXES.get(self.services.partition, "amazonaws.com"),
                 ),
                 parameters=parameters,
                 source=self,
@@ -507,13 +510,10 @@ class StackUpdate:
                         raise ResolutionError(
                             assertion.get("AssertDescription") or f"Rule {rule_name} failed"
                         )
-            except ResolutionError as exc:
-                if "unsupported" in str(exc):
-                    self.services.reporter.warn(
-                        f"{self.stack_name}: rule {rule_name} not checked: {exc}"
-                    )
-                    continue
-                raise
+            except UnsupportedFunction as exc:
+                self.services.reporter.warn(
+                    f"{self.stack_name}: rule {rule_name} not checked: {exc}"
+                )
 
     def _check_references(self, resources: dict[str, Any], deps: dict[str, set[str]]) -> None:
         unresolved = sorted({d for ds in deps.values() for d in ds if d not in resources})
@@ -652,25 +652,6 @@ class StackUpdate:
         )
         return True
 
-    def _event(
-        self,
-        logical_id: str,
-        resource_type: str,
-        status: str,
-        *,
-        physical_id: str = "",
-        reason: str = "",
-    ) -> None:
-        self.services.record_event(
-            self.stack_id,
-            self.stack_name,
-            logical_id,
-            resource_type,
-            status,
-            physical_id=physical_id,
-            reason=reason,
-        )
-
     def _apply(
         self,
         logical_id: str,
@@ -739,11 +720,11 @@ class StackUpdate:
         Raises :class:`_Failure` when the provider failed."""
         provider = self.services.provider_for(resource_type)
         ctx = self.services.context
-        if provider.rollback_by_update:
+        if provider.long_running:
             self.services.reporter.start(self.stack_name, action, logical_id, resource_type)
         request = self._request(logical_id, resource_type, properties)
         with self._lock:
-            if current is None and provider.rollback_by_update:
+            if current is None and provider.long_running:
                 self._creating[logical_id] = (resource_type, properties)
             self._event(
                 logical_id,
@@ -873,39 +854,16 @@ class StackUpdate:
 
     def _delete(self, record: ResourceState, action: str = "DELETE") -> bool:
         """Delete ``record``; True when it worked (failures are reported, not raised)."""
-        provider = self.services.provider_for(record.type)
-        started = time.monotonic()
-        if provider.rollback_by_update:
-            self.services.reporter.start(self.stack_name, action, record.logical_id, record.type)
-        self._event(
-            record.logical_id, record.type, "DELETE_IN_PROGRESS", physical_id=record.physical_id
+        return (
+            delete_resource(
+                self.services,
+                record,
+                stack_id=self.stack_id,
+                stack_name=self.stack_name,
+                action=action,
+            )
+            is None
         )
-        try:
-            provider.delete(self.services.context, record, self.stack_name, self.stack_id)
-            self._event(
-                record.logical_id, record.type, "DELETE_COMPLETE", physical_id=record.physical_id
-            )
-        except ProviderError as exc:
-            self._event(
-                record.logical_id,
-                record.type,
-                "DELETE_FAILED",
-                physical_id=record.physical_id,
-                reason=exc.reason,
-            )
-            self._report(
-                action, record.logical_id, record.type, provider, started, "FAILED", exc.reason
-            )
-            return False
-        except Exception as exc:
-            reason = f"Internal error: {type(exc).__name__}: {exc}"
-            self._report(
-                action, record.logical_id, record.type, provider, started, "FAILED", reason
-            )
-            return False
-        detail = f"{record.physical_id}" if action != "DELETE" else ""
-        self._report(action, record.logical_id, record.type, provider, started, "OK", detail)
-        return True
 
     def _retained(self, record: ResourceState, why: str) -> None:
         self.services.reporter.resource(
@@ -914,7 +872,7 @@ class StackUpdate:
 
     def _cleanup(self, removed: list[str]) -> None:
         for old in self.replaced:
-            if old.update_replace_policy in _RETAIN:
+            if kept_when_deleted(old.update_replace_policy):
                 self._retained(
                     old, f"{old.physical_id} (UpdateReplacePolicy {old.update_replace_policy})"
                 )
@@ -929,7 +887,7 @@ class StackUpdate:
         deps = {lid: set(self.records[lid].depends_on) for lid in removed}
         for logical_id in reversed(topological_order(removed, deps)):
             record = self.records.pop(logical_id)
-            if record.deletion_policy in _RETAIN:
+            if kept_when_deleted(record.deletion_policy):
                 self._retained(record, f"DeletionPolicy {record.deletion_policy}")
                 continue
             if not self._delete(record, "DELETE (cleanup, removed)"):
@@ -1035,7 +993,7 @@ class StackUpdate:
         destroying the stack deletes it (a failed custom resource Create gets its Delete)."""
         for entry in self.journal:
             provider = self.services.provider_for(entry.resource_type)
-            if entry.kind == "create_failed" and provider.rollback_by_update:
+            if entry.kind == "create_failed" and provider.failed_create_leaves_resource:
                 self.records.setdefault(entry.logical_id, self._ghost(entry))
         for leftover in leftovers.values():
             self.services.reporter.warn(
@@ -1050,8 +1008,8 @@ class StackUpdate:
             record = self.records.pop(entry.logical_id, None)
             if record is None:
                 return
-            if record.deletion_policy == "Retain":
-                self._retained(record, "DeletionPolicy Retain")
+            if kept_when_rolled_back(record.deletion_policy):
+                self._retained(record, f"DeletionPolicy {record.deletion_policy}")
             elif not self._delete(record, "DELETE (rollback cleanup)"):
                 warn(
                     f"{self.stack_name}/{record.logical_id}: {record.physical_id} could not be "
@@ -1059,8 +1017,8 @@ class StackUpdate:
                     "behind"
                 )
         elif entry.kind == "create_failed":
-            if not self.services.provider_for(entry.resource_type).rollback_by_update:
-                return  # providers fail before creating anything
+            if not self.services.provider_for(entry.resource_type).failed_create_leaves_resource:
+                return
             ghost = self._ghost(entry)
             if not self._delete(ghost, "DELETE (rollback cleanup)"):
                 warn(
@@ -1087,8 +1045,8 @@ class StackUpdate:
 
     def _undo_failed_create(self, entry: _Entry) -> bool:
         """Send Delete for a custom resource whose Create failed; False when that failed."""
-        if not self.services.provider_for(entry.resource_type).rollback_by_update:
-            return True  # providers fail before creating anything
+        if not self.services.provider_for(entry.resource_type).failed_create_leaves_resource:
+            return True
         ghost = self._ghost(entry)
         if self._delete(ghost):
             return True
@@ -1100,7 +1058,7 @@ class StackUpdate:
         """Roll one update back: (whether that worked, a physical resource to delete in the
         cleanup phase)."""
         provider = self.services.provider_for(entry.resource_type)
-        if provider.rollback_by_update:
+        if provider.rolls_back_by_update:
             return self._rollback_custom(entry, provider)
         return self._rollback_native(entry, provider)
 
@@ -1130,8 +1088,8 @@ class StackUpdate:
             self._block(record)
             return False
         del self.records[entry.logical_id]
-        if record.deletion_policy == "Retain":
-            self._retained(record, "DeletionPolicy Retain")
+        if kept_when_rolled_back(record.deletion_policy):
+            self._retained(record, f"DeletionPolicy {record.deletion_policy}")
             return True
         if self._delete(record):
             return True
@@ -1175,7 +1133,8 @@ class StackUpdate:
         current = self.records[entry.logical_id]
         if entry.replaced:
             self.records[entry.logical_id] = before
-            return True, current if current.deletion_policy != "Retain" else None
+            kept = kept_when_rolled_back(current.deletion_policy)
+            return True, None if kept else current
         result = self._update_back(entry, provider, current)
         if result is None:
             return False, None
