@@ -1,15 +1,20 @@
-"""The package repository port: one generic package version in CodeArtifact."""
+"""The package version store over boto3: one generic package version in CodeArtifact.
+
+Every call waits on a socket, so each runs under the invocation's deadline
+(:meth:`.deadline.Deadline.run`): a call still stuck at the margin is abandoned and the
+workflow gets :class:`.deadline.OutOfTime` in time to clean up.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from . import contract
+from .deadline import NO_DEADLINE, Deadline
 from .errors import client_error_code
+from .ports import StoredAsset, VersionState
 from .properties import VersionRequest
 
 if TYPE_CHECKING:
@@ -18,31 +23,22 @@ if TYPE_CHECKING:
     from .streams import HashingBody
 
 
-@dataclass(frozen=True)
-class VersionState:
-    """Status and revision of a package version as CodeArtifact reports them."""
-
-    status: str
-    revision: str
-    #: ``publishedTime`` (DescribePackageVersion only; None where the API does not say).
-    published_time: datetime | None = field(default=None, compare=False)
+class StatusChangeRejected(Exception):
+    """UpdatePackageVersionsStatus refused the change (the version moved on meanwhile)."""
 
 
-@dataclass(frozen=True)
-class StoredAsset:
-    """An asset CodeArtifact holds: its size and SHA256."""
+class CodeArtifactVersion:
+    """The :class:`.ports.PackageVersionStore` of the version ``request`` names."""
 
-    name: str
-    size: int
-    sha256: str
-
-
-class PackageVersionRepository:
-    """CodeArtifact calls about the one package version ``request`` identifies."""
-
-    def __init__(self, client: CodeArtifactClient, request: VersionRequest) -> None:
+    def __init__(
+        self,
+        client: CodeArtifactClient,
+        request: VersionRequest,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> None:
         self._client = client
         self._request = request
+        self._deadline = deadline
         self._package: dict[str, Any] = {
             "domain": request.domain,
             "domainOwner": request.domain_owner,
@@ -54,6 +50,9 @@ class PackageVersionRepository:
 
     def describe(self) -> VersionState | None:
         """The version's state, or None when it does not exist (or was deleted)."""
+        return self._deadline.run(self._describe)
+
+    def _describe(self) -> VersionState | None:
         try:
             response = self._client.describe_package_version(
                 **self._package, packageVersion=self._request.version
@@ -81,41 +80,46 @@ class PackageVersionRepository:
 
     def assets(self) -> dict[str, StoredAsset]:
         """Every asset the version holds, by name."""
+        return self._deadline.run(self._assets)
+
+    def _assets(self) -> dict[str, StoredAsset]:
         stored: dict[str, StoredAsset] = {}
         paginator = self._client.get_paginator("list_package_version_assets")
         for page in paginator.paginate(**self._package, packageVersion=self._request.version):
             for summary in page.get("assets", []):
-                hashes = summary.get("hashes", {})
-                stored[summary["name"]] = StoredAsset(
-                    name=summary["name"],
-                    size=int(summary.get("size", 0)),
-                    sha256=hashes.get("SHA-256", ""),
-                )
+                name = summary["name"]
+                stored[name] = StoredAsset(name, summary.get("hashes", {}).get("SHA-256", ""))
         return stored
 
     def publish(
         self, name: str, body: HashingBody | IO[bytes], sha256: str, *, unfinished: bool
     ) -> VersionState:
         """Publish one asset; ``unfinished`` keeps the version Unfinished."""
-        response = self._client.publish_package_version(
-            **self._package,
-            packageVersion=self._request.version,
-            assetName=name,
-            assetContent=body,  # type: ignore[arg-type]  # streamed, sized by __len__
-            assetSHA256=sha256,
-            unfinished=unfinished,
-        )
-        return VersionState(status=response["status"], revision=response["versionRevision"])
+
+        def call() -> VersionState:
+            response = self._client.publish_package_version(
+                **self._package,
+                packageVersion=self._request.version,
+                assetName=name,
+                assetContent=body,  # type: ignore[arg-type]  # streamed, sized by __len__
+                assetSHA256=sha256,
+                unfinished=unfinished,
+            )
+            return VersionState(status=response["status"], revision=response["versionRevision"])
+
+        return self._deadline.run(call)
 
     def set_status(self, target: str, *, expected: VersionState) -> VersionState:
         """Move the version from ``expected`` to ``target``, failing if it changed meanwhile."""
         version = self._request.version
-        response = self._client.update_package_versions_status(
-            **self._package,
-            versions=[version],
-            versionRevisions={version: expected.revision},
-            expectedStatus=expected.status,  # type: ignore[arg-type]
-            targetStatus=target,  # type: ignore[arg-type]
+        response = self._deadline.run(
+            lambda: self._client.update_package_versions_status(
+                **self._package,
+                versions=[version],
+                versionRevisions={version: expected.revision},
+                expectedStatus=expected.status,  # type: ignore[arg-type]
+                targetStatus=target,  # type: ignore[arg-type]
+            )
         )
         failed = response.get("failedVersions", {}).get(version)
         if failed:
@@ -129,20 +133,20 @@ class PackageVersionRepository:
     def delete(self, *, expected_status: str | None = None) -> bool:
         """Delete the version (if it still has ``expected_status``); True when it was deleted."""
         condition = {"expectedStatus": expected_status} if expected_status else {}
-        response = self._client.delete_package_versions(
-            **self._package,
-            versions=[self._request.version],
-            **condition,  # type: ignore[arg-type]
+        response = self._deadline.run(
+            lambda: self._client.delete_package_versions(
+                **self._package,
+                versions=[self._request.version],
+                **condition,  # type: ignore[arg-type]
+            )
         )
         return self._request.version in response.get("successfulVersions", {})
 
     def dispose(self) -> bool:
         """Dispose of the version (its assets are deleted, the record stays as Disposed)."""
-        response = self._client.dispose_package_versions(
-            **self._package, versions=[self._request.version]
+        response = self._deadline.run(
+            lambda: self._client.dispose_package_versions(
+                **self._package, versions=[self._request.version]
+            )
         )
         return self._request.version in response.get("successfulVersions", {})
-
-
-class StatusChangeRejected(Exception):
-    """UpdatePackageVersionsStatus refused the change (the version moved on meanwhile)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import contract
@@ -28,3 +30,9 @@ def reason_for(error: BaseException) -> str:
     text = " ".join(text.split())
     limit = contract.MAX_REASON_CHARS
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quote_names(names: Sequence[str]) -> str:
+    """``'a', 'b', … and N more``: at most five names, for a reason."""
+    shown = ", ".join(repr(n) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")

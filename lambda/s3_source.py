@@ -1,16 +1,21 @@
-"""The object source port: S3 objects that hold the assets' bytes."""
+"""The object source over boto3: S3 objects that hold the assets' bytes.
+
+HEAD and GET wait on a socket, so each runs under the invocation's deadline
+(:meth:`.deadline.Deadline.run`); the body is then read by the streams' reader thread.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from .deadline import NO_DEADLINE, Deadline
 from .errors import PublishFailed, client_error_code
+from .ports import ObjectInfo
 from .properties import AssetSpec
 from .streams import Readable
 
@@ -24,40 +29,33 @@ _CHANGED = {"412", "PreconditionFailed"}
 _MULTIPART_ETAG = re.compile(r"-\d+\"?$")
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What a HEAD of the asset's object tells."""
-
-    size: int
-    etag: str
-    version_id: str | None
-    #: Hex SHA256 of the whole object when S3 stores a full-object SHA256 checksum.
-    stored_sha256: str | None
-
-
 class S3ObjectSource:
-    """Reads asset objects from S3; errors become reasons that name the asset."""
+    """The :class:`.ports.ObjectSource` of S3; errors become reasons that name the asset."""
 
-    def __init__(self, client: S3Client) -> None:
+    def __init__(self, client: S3Client, deadline: Deadline = NO_DEADLINE) -> None:
         self._client = client
+        self._deadline = deadline
 
     def head(self, asset: AssetSpec) -> ObjectInfo:
         """Size, ETag and any stored full-object SHA256 of ``asset``'s object."""
         try:
-            head = self._client.head_object(**self._address(asset), ChecksumMode="ENABLED")
+            head = self._deadline.run(
+                lambda: self._client.head_object(**self._address(asset), ChecksumMode="ENABLED")
+            )
         except ClientError as error:
             raise _failure(asset, error) from None
         return ObjectInfo(
             size=int(head["ContentLength"]),
             etag=str(head["ETag"]),
-            version_id=head.get("VersionId"),
             stored_sha256=_full_object_sha256(head),
         )
 
     def open(self, asset: AssetSpec, info: ObjectInfo) -> Readable:
         """Stream the object's bytes; fails if it no longer is the object ``info`` describes."""
         try:
-            response = self._client.get_object(**self._address(asset), IfMatch=info.etag)
+            response = self._deadline.run(
+                lambda: self._client.get_object(**self._address(asset), IfMatch=info.etag)
+            )
         except ClientError as error:
             raise _failure(asset, error) from None
         body: Readable = response["Body"]

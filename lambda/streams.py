@@ -39,6 +39,10 @@ class AssetContentMismatch(Exception):
     """The bytes read do not have the SHA256 or size the stack declared."""
 
 
+class BodyClosed(Exception):
+    """A closed :class:`HashingBody` was read or rewound."""
+
+
 class Progress:
     """Rate-limited progress lines for one asset, plus the final summary values."""
 
@@ -108,7 +112,7 @@ class _Prefetch:
     At most ``PREFETCH_CHUNKS`` chunks wait in the queue (plus one being read and one being
     sent): memory stays a few MiB whatever the asset size. hashlib releases the GIL, so hashing
     runs in parallel with the sending thread. The last chunk is only queued after the digest
-    was checked.
+    was checked, and once the source was found to end exactly at the declared size.
     """
 
     def __init__(
@@ -184,6 +188,11 @@ class _Prefetch:
                 if chunk:
                     self._progress.advance(len(chunk))
                 if seen == self._size:
+                    # All declared bytes are in: the object must end here (one more, empty read).
+                    if chunk and source.read(1):
+                        raise AssetContentMismatch(
+                            f"asset {name!r} is larger than the declared {self._size} bytes"
+                        )
                     hexdigest = digest.hexdigest()
                     if self._expected is not None and hexdigest != self._expected:
                         raise AssetContentMismatch(
@@ -226,9 +235,12 @@ class HashingBody:
         self._expected = expected_sha256
         self._progress = progress
         self._prefetch: _Prefetch | None = None
-        #: A failure retrying cannot help (a mismatch, an unreadable source, no time left):
-        #: rewinding re-raises it, and the caller reports it instead of botocore's wrapper.
+        #: A failure retrying cannot help (a mismatch, an unreadable source, no time left, a
+        #: closed body): reading or rewinding re-raises it, and the caller reports it instead
+        #: of botocore's wrapper.
         self.failure: Exception | None = None
+        #: Guards the reader and ``failure`` against a close from another thread.
+        self._lock = threading.Lock()
         self._reset()
 
     def _reset(self) -> None:
@@ -254,7 +266,7 @@ class HashingBody:
         if self.failure is not None:
             raise self.failure
         if self._position or self._prefetch is not None:
-            self.close()
+            self._stop_reader()
             self._progress.done = 0
             self._reset()
         return 0
@@ -263,6 +275,8 @@ class HashingBody:
         """Return up to ``amt`` bytes (all remaining when negative or None)."""
         if amt is None or amt < 0:
             return b"".join(iter(lambda: self.read(CHUNK_BYTES), b""))
+        if self.failure is not None:
+            raise self.failure
         if not self._pending and self._digest is None:
             self._next_chunk()
         # Slicing a memoryview copies nothing; only the bytes handed out are copied.
@@ -271,19 +285,23 @@ class HashingBody:
         return chunk.tobytes()
 
     def _next_chunk(self) -> None:
-        if self._prefetch is None:
-            self._prefetch = _Prefetch(
-                self._open_source, self._size, self._expected, self._progress
-            )
+        with self._lock:
+            if self.failure is not None:
+                raise self.failure
+            if self._prefetch is None:
+                self._prefetch = _Prefetch(
+                    self._open_source, self._size, self._expected, self._progress
+                )
+            prefetch = self._prefetch
         try:
-            item = self._prefetch.take()
+            item = prefetch.take()
         except OutOfTime as out_of_time:
             self.failure = out_of_time
             raise
         if isinstance(item, _End):
             self._digest = item.digest
         elif isinstance(item, _Failed):
-            if isinstance(item.error, AssetContentMismatch | PublishFailed | OutOfTime):
+            if isinstance(item.error, AssetContentMismatch | PublishFailed):
                 self.failure = item.error
             raise item.error
         else:
@@ -297,47 +315,68 @@ class HashingBody:
         return self._digest
 
     def close(self) -> None:
+        """Stop the reader thread, if any, for good: a request still sending this body (one
+        abandoned at the deadline) gets :class:`BodyClosed` instead of more bytes, and cannot
+        rewind to try again."""
+        with self._lock:
+            if self.failure is None:
+                name = self._progress.asset_name
+                self.failure = BodyClosed(f"the body of asset {name!r} is closed")
+        self._stop_reader()
+
+    def _stop_reader(self) -> None:
         """Stop the reader thread, if any (one stalled in S3 is abandoned and closes its
         source once its read returns)."""
-        if self._prefetch is not None:
-            self._prefetch.stop()
-            self._prefetch = None
+        with self._lock:
+            prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            prefetch.stop()
 
 
 def spool(
-    source: Readable, progress: Progress, directory: str | None = None
+    open_source: Callable[[], Readable],
+    size: int,
+    progress: Progress,
+    directory: str | None = None,
 ) -> tuple[IO[bytes], str]:
-    """Copy ``source`` to an anonymous temporary file while hashing it, in one pass.
+    """Copy the object to an anonymous temporary file while hashing it, in one pass.
 
-    Returns the file (rewound, seekable, so botocore can retry) and the hex SHA256.
+    Returns the file (rewound, seekable, so botocore can retry) and the hex SHA256. Reads
+    through the same reader thread as :class:`HashingBody`: a stalled download cannot outlive
+    the deadline, and an object longer than ``size`` fails before a byte past ``size`` is
+    written.
     """
-    digest = hashlib.sha256()
     spooled = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - returned to the caller
     try:
-        for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-            spooled.write(chunk)
-            progress.advance(len(chunk))
-        if progress.done != progress.size:
-            raise AssetContentMismatch(
-                f"asset {progress.asset_name!r} read {progress.done} of {progress.size} bytes"
-            )
+        digest = _drain(open_source, size, progress, spooled.write)
         spooled.seek(0)
     except BaseException:
         spooled.close()
         raise
-    finally:
-        source.close()
-    return spooled, digest.hexdigest()
+    return spooled, digest
 
 
-def hash_only(source: Readable, progress: Progress) -> str:
-    """Hex SHA256 of ``source``, read once in chunks and discarded."""
-    digest = hashlib.sha256()
+def hash_only(open_source: Callable[[], Readable], size: int, progress: Progress) -> str:
+    """Hex SHA256 of the object, read once in chunks and discarded; it must hold exactly
+    ``size`` bytes."""
+    return _drain(open_source, size, progress, lambda _chunk: None)
+
+
+def _drain(
+    open_source: Callable[[], Readable],
+    size: int,
+    progress: Progress,
+    sink: Callable[[bytes], object],
+) -> str:
+    """Hand every chunk of exactly ``size`` bytes to ``sink``; the hex SHA256."""
+    prefetch = _Prefetch(open_source, size, None, progress)
     try:
-        for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-            progress.advance(len(chunk))
+        while True:
+            item = prefetch.take()
+            if isinstance(item, _End):
+                return item.digest
+            if isinstance(item, _Failed):
+                raise item.error
+            sink(item)
     finally:
-        source.close()
-    return digest.hexdigest()
+        prefetch.stop()

@@ -1,18 +1,31 @@
-"""The publish workflow as plain functions, over HTTP against moto S3 and the emulator."""
+"""The publishing and removal workflows on the wire: the boto3 adapters over HTTP against moto
+S3 and the CodeArtifact emulator.
+
+What only the wire can prove: bodies streamed through botocore (and not retried when they
+cannot succeed), S3's stored checksums and error answers, CodeArtifact's own answers
+(ResourceNotFound, ConflictException, ``publishedTime``, the parameters of status changes and
+deletions). The rules themselves are tested over fakes in ``test_publishing.py`` and
+``test_removal.py``.
+"""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from codeartifact_generic.handler.codeartifact_repository import PackageVersionRepository
+from codeartifact_generic.handler.codeartifact import CodeArtifactVersion
+from codeartifact_generic.handler.contract import ResourceId
 from codeartifact_generic.handler.errors import PublishFailed
-from codeartifact_generic.handler.operations import publish, response_data
+from codeartifact_generic.handler.ports import ObjectInfo
 from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
-from codeartifact_generic.handler.s3_source import ObjectInfo, S3ObjectSource
+from codeartifact_generic.handler.publishing import PublishResult, publish
+from codeartifact_generic.handler.removal import discard_created_since, owned_by, remove
+from codeartifact_generic.handler.s3_source import S3ObjectSource
 from codeartifact_generic.handler.streams import AssetContentMismatch, Readable
 
 from .conftest import ACCOUNT, Repo, Servers
@@ -57,12 +70,18 @@ class CountingSource(S3ObjectSource):
         return super().open(asset, info)
 
 
-def _run(servers: Servers, request: VersionRequest, source: S3ObjectSource | None = None):  # type: ignore[no-untyped-def]
+def _run(
+    servers: Servers, request: VersionRequest, source: S3ObjectSource | None = None
+) -> PublishResult:
     return publish(
         request,
         source or S3ObjectSource(servers.s3_client()),
-        PackageVersionRepository(servers.codeartifact_client(), request),
+        CodeArtifactVersion(servers.codeartifact_client(), request),
     )
+
+
+def _store(servers: Servers, request: VersionRequest) -> CodeArtifactVersion:
+    return CodeArtifactVersion(servers.codeartifact_client(), request)
 
 
 def _stored(servers: Servers, request: VersionRequest) -> tuple[str, dict[str, str]]:
@@ -110,18 +129,6 @@ def test_publishes_all_assets_and_returns_the_revision(servers: Servers, repo: R
     assert stored == {n: hashlib.sha256(d).hexdigest() for n, d in blobs.items()}
     assert result.sha256s == tuple(hashlib.sha256(d).hexdigest() for d in blobs.values())
     assert result.state.revision
-
-
-def test_republishing_the_same_version_is_idempotent(servers: Servers, repo: Repo) -> None:
-    # GIVEN a published version
-    _put(servers, repo, "k/a.bin", b"payload")
-    request = _request(repo, [_spec(repo, "a.bin", b"payload")])
-    first = _run(servers, request)
-    # WHEN the same Create arrives again (a retry or a duplicate event)
-    second = _run(servers, request)
-    # THEN it succeeds with the same revision and nothing new is written
-    assert second.state == first.state
-    assert _stored(servers, request)[1] == {"a.bin": hashlib.sha256(b"payload").hexdigest()}
 
 
 def test_unknown_hash_uses_spool_and_stored_checksum(servers: Servers, repo: Repo) -> None:
@@ -172,33 +179,12 @@ def test_changed_object_fails_naming_the_asset_and_leaves_nothing(
     assert _absent(servers, request)
 
 
-def test_size_mismatch_is_caught_before_reading(servers: Servers, repo: Repo) -> None:
-    _put(servers, repo, "k/a.bin", b"longer than declared")
-    request = _request(repo, [_spec(repo, "a.bin", b"short")])
-    with pytest.raises(PublishFailed, match=r"has 20 bytes, synth saw 5"):
-        _run(servers, request)
-    assert _absent(servers, request)
-
-
 def test_missing_object_fails_with_its_location(servers: Servers, repo: Repo) -> None:
     request = _request(repo, [_spec(repo, "gone.bin", b"x")])
     with pytest.raises(
         PublishFailed, match=rf"asset 'gone.bin': s3://{repo.bucket}/k/gone.bin does not exist"
     ):
         _run(servers, request)
-
-
-def test_existing_version_with_other_bytes_fails_with_a_fix(servers: Servers, repo: Repo) -> None:
-    # GIVEN version 1.0.0 published with some bytes
-    _put(servers, repo, "k/a.bin", b"one")
-    _run(servers, _request(repo, [_spec(repo, "a.bin", b"one")]))
-    # WHEN the same version is declared with other bytes
-    _put(servers, repo, "k/a.bin", b"two")
-    request = _request(repo, [_spec(repo, "a.bin", b"two")])
-    # THEN it fails naming the asset and telling to bump the version; the old bytes stay
-    with pytest.raises(PublishFailed, match=r"SHA256 of 'a.bin' differs.*bump the version"):
-        _run(servers, request)
-    assert _stored(servers, request) == ("Published", {"a.bin": hashlib.sha256(b"one").hexdigest()})
 
 
 def test_interrupted_unfinished_version_is_resumed(servers: Servers, repo: Repo) -> None:
@@ -219,53 +205,6 @@ def test_missing_repository_fails_clearly(servers: Servers, repo: Repo) -> None:
     request = _request(Repo(repo.domain, "no-such-repo", repo.bucket), [_spec(repo, "a.bin", b"x")])
     with pytest.raises(ClientError, match=r"ResourceNotFoundException.*no-such-repo"):
         _run(servers, request)
-
-
-def test_response_data_is_trimmed_to_fit_keeping_unknown_hashes_first(
-    servers: Servers, repo: Repo
-) -> None:
-    # GIVEN a result with 100 asset hashes, of which only the last 5 were unknown at synth
-    _put(servers, repo, "k/a.bin", b"x")
-    result = _run(servers, _request(repo, [_spec(repo, "a.bin", b"x")]))
-    hashes = [hashlib.sha256(bytes([i])).hexdigest() for i in range(100)]
-    specs = [
-        AssetSpec(
-            name=f"f{i}", bucket=repo.bucket, key=f"k/{i}", sha256=None if i >= 95 else hashes[i]
-        )
-        for i in range(100)
-    ]
-    many = type(result)(result.state, tuple(hashes))
-    # WHEN the data must fit a small budget
-    data = response_data(_request(repo, specs), many, lambda d: len(str(d)) < 2000)
-    # THEN the core attributes are all there, hashes are cut and the cut is flagged
-    assert data["VersionRevision"] == result.state.revision
-    assert data["AssetHashesTruncated"] == "true"
-    included = [k for k in data if k.startswith("Asset") and k.endswith("Sha256")]
-    assert 5 < len(included) < 100
-    # AND the hashes only the deploy could know are all included
-    assert {f"Asset{i}Sha256" for i in range(95, 100)} <= set(included)
-
-
-def test_stale_stored_asset_is_found_before_the_version_is_sealed(
-    servers: Servers, repo: Repo
-) -> None:
-    # GIVEN an Unfinished version holding b.bin="old" (an interrupted run)
-    _put(servers, repo, "k/b.bin", b"old")
-    _run(servers, _request(repo, [_spec(repo, "b.bin", None, declare=False)], status="Unfinished"))
-    # AND a new declaration: a new asset first, then b.bin whose S3 object now holds other bytes
-    _put(servers, repo, "k/a.bin", b"new asset")
-    _put(servers, repo, "k/b.bin", b"new")
-    request = _request(
-        repo, [_spec(repo, "a.bin", b"new asset"), _spec(repo, "b.bin", None, declare=False)]
-    )
-    # WHEN published
-    with pytest.raises(PublishFailed, match=r"SHA256 of 'b.bin' differs"):
-        _run(servers, request)
-    # THEN nothing was written: the version is still Unfinished with only the old b.bin
-    assert _stored(servers, request) == (
-        "Unfinished",
-        {"b.bin": hashlib.sha256(b"old").hexdigest()},
-    )
 
 
 def test_version_finished_by_another_writer_meanwhile_counts_as_success(
@@ -297,3 +236,105 @@ def test_version_finished_by_another_writer_meanwhile_counts_as_success(
     # THEN it succeeds with the version as it is
     assert result.state.status == "Published"
     assert _stored(servers, request)[1] == {"a.bin": hashlib.sha256(b"same bytes").hexdigest()}
+
+
+def _single(repo: Repo, data: bytes = b"payload", **changes: Any) -> VersionRequest:
+    """tools/mycli@1.0.0 holding a.bin with ``data``."""
+    request = _request(repo, [_spec(repo, "a.bin", data)])
+    return dataclasses.replace(request, **changes)
+
+
+def _publish_single(
+    servers: Servers, repo: Repo, request: VersionRequest, data: bytes = b"payload"
+) -> PublishResult:
+    _put(servers, repo, "k/a.bin", data)
+    return _run(servers, request)
+
+
+def _status(servers: Servers, request: VersionRequest) -> str | None:
+    state = _store(servers, request).describe()
+    return None if state is None else state.status
+
+
+def test_status_change_uses_expected_status_and_revision(servers: Servers, repo: Repo) -> None:
+    # GIVEN a Published version
+    first = _publish_single(servers, repo, _single(repo))
+    seen: list[dict[str, Any]] = []
+
+    def record(operation: str, request: Any) -> None:
+        if operation == "UpdatePackageVersionsStatus":
+            seen.append(dict(request.params))
+
+    servers.emulator.before_dispatch.append(record)
+    try:
+        # WHEN the stack now declares it Archived
+        archived = _publish_single(servers, repo, _single(repo, status="Archived"))
+    finally:
+        servers.emulator.before_dispatch.remove(record)
+    # THEN one optimistic-locking status update moved it, and the revision changed
+    assert archived.state.status == "Archived"
+    assert archived.state.revision != first.state.revision
+    assert len(seen) == 1
+    assert seen[0]["expectedStatus"] == "Published"
+    assert seen[0]["versionRevisions"] == {"1.0.0": first.state.revision}
+    # AND back to Published works too
+    assert _publish_single(servers, repo, _single(repo)).state.status == "Published"
+
+
+def test_replace_existing_republishes_other_bytes(servers: Servers, repo: Repo) -> None:
+    # GIVEN version 1.0.0 with old bytes
+    _publish_single(servers, repo, _single(repo, b"old"), b"old")
+    # WHEN the same version is declared with new bytes and replace_existing
+    before = datetime.now(UTC)
+    result = _publish_single(servers, repo, _single(repo, b"new", replace_existing=True), b"new")
+    # THEN it holds the new bytes and CodeArtifact dates it now: the resource owns it
+    assets = _store(servers, _single(repo)).assets()
+    assert assets["a.bin"].sha256 == hashlib.sha256(b"new").hexdigest()
+    assert result.state.status == "Published"
+    state = _store(servers, _single(repo)).describe()
+    assert state is not None
+    assert owned_by(state, ResourceId("x/y", before - timedelta(milliseconds=1)))
+
+
+@pytest.mark.parametrize(
+    ("on_delete", "expected"),
+    [("Delete", None), ("Dispose", "Disposed"), ("Archive", "Archived"), ("Unlist", "Unlisted")],
+)
+def test_destroy_applies_on_delete(
+    servers: Servers, repo: Repo, on_delete: str, expected: str | None
+) -> None:
+    request = _single(repo, removal_policy="Destroy", on_delete=on_delete)
+    _publish_single(servers, repo, request)
+    remove(request, _store(servers, request), owned=True)
+    assert _status(servers, request) == expected
+
+
+@pytest.mark.parametrize(
+    ("offset", "owned"),
+    [(timedelta(seconds=-5), True), (timedelta(0), True), (timedelta(seconds=5), False)],
+)
+def test_a_resource_owns_what_was_dated_at_or_after_its_creation(
+    servers: Servers, repo: Repo, offset: timedelta, owned: bool
+) -> None:
+    # GIVEN a version CodeArtifact dates at publishedTime
+    _publish_single(servers, repo, _single(repo))
+    state = _store(servers, _single(repo)).describe()
+    assert state is not None and state.published_time is not None
+    # WHEN a resource created ``offset`` after that asks whether it owns the version
+    resource = ResourceId("id", state.published_time + offset)
+    # THEN it owns it only when the version is not older than the resource
+    assert owned_by(state, resource) is owned
+
+
+@pytest.mark.parametrize("status", ["Unfinished", "Published"])
+def test_discarding_deletes_what_was_created_since(
+    servers: Servers, repo: Repo, status: str
+) -> None:
+    # GIVEN a version created after the moment a failed operation began
+    since = datetime.now(UTC) - timedelta(milliseconds=1)
+    _publish_single(servers, repo, _single(repo, status=status))
+    # WHEN what the operation created is discarded
+    done = discard_created_since(_single(repo), _store(servers, _single(repo)), since)
+    # THEN the version goes, whatever its status
+    assert done == f"deleted the {status} version"
+    assert _status(servers, _single(repo)) is None
