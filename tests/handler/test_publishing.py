@@ -1,0 +1,546 @@
+"""The publishing rules, over in-memory fakes of S3 and CodeArtifact (milliseconds each).
+
+Idempotency, conflicts, resuming, the final asset last with the final status, settling the
+status, replace_existing, the cleanup of a failed run and the cancellation checks. What only
+the wire can prove (streaming through botocore, the services' own answers) is in
+``test_operations.py``; timeouts and retries in ``tests/faults``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from codeartifact_generic.handler import publishing
+from codeartifact_generic.handler.contract import ResourceId
+from codeartifact_generic.handler.deadline import NO_DEADLINE, Deadline, OutOfTime
+from codeartifact_generic.handler.errors import PublishFailed
+from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
+from codeartifact_generic.handler.publishing import (
+    AssetPublishFailed,
+    CreateCancelled,
+    PublishResult,
+    publish,
+)
+from codeartifact_generic.handler.removal import owned_by
+from codeartifact_generic.handler.streams import AssetContentMismatch
+
+from .fakes import FakeObjects, FakeVersion, service_error, sha256
+
+BUCKET = "assets"
+
+
+class World:
+    """One version in a fake CodeArtifact, and a fake bucket for its assets."""
+
+    def __init__(self) -> None:
+        self.objects = FakeObjects()
+        self.version = FakeVersion()
+
+    def put(
+        self, name: str, data: bytes, *, declare: bool = True, stored_sha256: bool = False
+    ) -> AssetSpec:
+        """Store ``data`` as asset ``name``'s object; the spec declares its hash and size."""
+        self.objects.put(BUCKET, f"k/{name}", data, stored_sha256=stored_sha256)
+        return spec(name, data if declare else None)
+
+    def publish(
+        self,
+        request: VersionRequest,
+        *,
+        deadline: Deadline = NO_DEADLINE,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> PublishResult:
+        options: dict[str, Any] = {} if cancelled is None else {"cancelled": cancelled}
+        return publish(request, self.objects, self.version, deadline=deadline, **options)
+
+    def writes(self) -> list[str]:
+        """The version's write operations, in order."""
+        reads = ("describe", "assets")
+        return [op for op in self.version.operations() if op not in reads]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def spec(name: str, data: bytes | None) -> AssetSpec:
+    """An asset in the bucket, with the SHA256 and size synth saw (none for ``data=None``)."""
+    return AssetSpec(
+        name=name,
+        bucket=BUCKET,
+        key=f"k/{name}",
+        sha256=sha256(data) if data is not None else None,
+        size=len(data) if data is not None else None,
+    )
+
+
+def request(*assets: AssetSpec, status: str = "Published", **changes: Any) -> VersionRequest:
+    return VersionRequest(
+        domain="d",
+        domain_owner="123456789012",
+        repository="r",
+        namespace="tools",
+        package="mycli",
+        version="1.0.0",
+        status=status,
+        assets=assets,
+        **changes,
+    )
+
+
+class Clock:
+    """Remaining milliseconds of a Lambda, set by the test."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ms = int(seconds * 1000)
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+# ------------------------------------------------------------------------ publishing anew
+
+
+def test_publishes_every_asset_and_only_the_last_one_with_the_final_status(world: World) -> None:
+    # GIVEN three objects whose hashes are known at synth
+    blobs = {"a.tgz": b"a" * 3000, "b.txt": b"bee", "c.bin": bytes(range(256))}
+    assets = [world.put(name, data) for name, data in blobs.items()]
+    # WHEN the version is published
+    result = world.publish(request(*assets))
+    # THEN the assets went in declaration order, all but the last Unfinished
+    assert world.version.of("publish") == [
+        {"name": "a.tgz", "sha256": sha256(blobs["a.tgz"]), "unfinished": True},
+        {"name": "b.txt", "sha256": sha256(blobs["b.txt"]), "unfinished": True},
+        {"name": "c.bin", "sha256": sha256(blobs["c.bin"]), "unfinished": False},
+    ]
+    # AND the version is Published with exactly those bytes, under the revision returned
+    assert world.version.stored() == {n: sha256(d) for n, d in blobs.items()}
+    assert result.state.status == "Published" == world.version.status
+    assert result.state.revision == world.version.revision
+    assert result.sha256s == tuple(sha256(d) for d in blobs.values())
+    # AND each object was read once
+    assert [world.objects.opened(n) for n in blobs] == [1, 1, 1]
+
+
+def test_republishing_the_same_version_is_idempotent(world: World) -> None:
+    # GIVEN a published version
+    req = request(world.put("a.bin", b"payload"))
+    first = world.publish(req)
+    written = world.writes()
+    # WHEN the same Create arrives again (a retry or a duplicate event)
+    second = world.publish(req)
+    # THEN it succeeds with the same revision and nothing new is written
+    assert second.state == first.state
+    assert world.version.stored() == {"a.bin": sha256(b"payload")}
+    assert world.writes() == written
+
+
+def test_an_existing_identical_version_is_left_as_it_is(world: World) -> None:
+    # GIVEN a Published version someone else published with the declared bytes
+    world.version.existing({"a.bin": b"payload"})
+    revision = world.version.revision
+    asked: list[bool] = []
+    # WHEN the stack declares it (a redelivery, another stack)
+    again = world.publish(
+        request(world.put("a.bin", b"payload")), cancelled=lambda: asked.append(True) or False
+    )
+    # THEN nothing is written (same revision), and there was no write to cancel
+    assert again.state.revision == revision
+    assert world.writes() == []
+    assert asked == []
+
+
+@pytest.mark.parametrize("target", ["Unlisted", "Archived", "Unfinished"])
+def test_a_new_version_reaches_the_requested_status(world: World, target: str) -> None:
+    # GIVEN two assets and a version that should end up ``target``
+    assets = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
+    # WHEN published
+    result = world.publish(request(*assets, status=target))
+    # THEN it has that status
+    assert result.state.status == target == world.version.status
+    # AND it was never Published on the way: every asset went in Unfinished, then one status
+    # change with the revision of the last publish
+    assert [p["unfinished"] for p in world.version.of("publish")] == [True, True]
+    changes = world.version.of("set_status")
+    if target == "Unfinished":
+        assert changes == []
+    else:
+        assert [(c["target"], c["expected_status"]) for c in changes] == [(target, "Unfinished")]
+
+
+def test_status_change_uses_expected_status_and_revision(world: World) -> None:
+    # GIVEN a Published version
+    asset = world.put("a.bin", b"payload")
+    first = world.publish(request(asset))
+    # WHEN the stack now declares it Archived
+    archived = world.publish(request(asset, status="Archived"))
+    # THEN one optimistic-locking status update moved it, and the revision changed
+    assert archived.state.status == "Archived"
+    assert archived.state.revision != first.state.revision
+    assert world.version.of("set_status") == [
+        {
+            "target": "Archived",
+            "expected_status": "Published",
+            "expected_revision": first.state.revision,
+        }
+    ]
+    assert len(world.version.of("publish")) == 1
+    # AND back to Published works too
+    assert world.publish(request(asset)).state.status == "Published"
+
+
+def test_published_never_goes_back_to_unfinished(world: World) -> None:
+    asset = world.put("a.bin", b"payload")
+    world.publish(request(asset))
+    with pytest.raises(PublishFailed, match="can never return to Unfinished"):
+        world.publish(request(asset, status="Unfinished"))
+    assert world.version.status == "Published"
+
+
+# ------------------------------------------------------------------------------ conflicts
+
+
+@pytest.mark.parametrize("existing_status", ["Published", "Unfinished"])
+def test_existing_version_with_other_bytes_fails_with_a_fix(
+    world: World, existing_status: str
+) -> None:
+    # GIVEN version 1.0.0 holding other bytes
+    world.version.existing({"a.bin": b"one"}, existing_status)
+    revision = world.version.revision
+    # WHEN the same version is declared with other bytes
+    req = request(world.put("a.bin", b"two"))
+    # THEN it fails naming the asset and telling to bump the version; the old bytes stay
+    with pytest.raises(PublishFailed, match=r"SHA256 of 'a.bin' differs.*bump the version"):
+        world.publish(req)
+    assert (world.version.status, world.version.revision) == (existing_status, revision)
+    assert world.version.stored() == {"a.bin": sha256(b"one")}
+    assert world.writes() == []
+
+
+def test_existing_version_with_assets_not_declared_fails(world: World) -> None:
+    world.version.existing({"a.bin": b"a", "extra.bin": b"x"}, "Unfinished")
+    with pytest.raises(PublishFailed, match=r"holds assets this stack does not declare: 'extra"):
+        world.publish(request(world.put("a.bin", b"a")))
+    assert world.writes() == []
+
+
+def test_a_sealed_version_without_a_declared_asset_fails(world: World) -> None:
+    world.version.existing({"a.bin": b"a"}, "Unlisted")
+    assets = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
+    with pytest.raises(PublishFailed, match=r"already Unlisted without 'b.bin'; bump"):
+        world.publish(request(*assets))
+    assert world.writes() == []
+
+
+def test_a_disposed_version_fails_asking_for_a_bump(world: World) -> None:
+    world.version.existing({}, "Disposed")
+    with pytest.raises(PublishFailed, match=r"already exists with status Disposed; bump"):
+        world.publish(request(world.put("a.bin", b"a")))
+    assert world.writes() == []
+
+
+def test_stale_stored_asset_is_found_before_the_version_is_sealed(world: World) -> None:
+    # GIVEN an Unfinished version holding b.bin="old" (an interrupted run)
+    world.version.existing({"b.bin": b"old"}, "Unfinished")
+    # AND a new declaration: a new asset first, then b.bin whose object now holds other bytes
+    # (no hash known at synth, so it must be read to be compared)
+    req = request(world.put("a.bin", b"new asset"), world.put("b.bin", b"new", declare=False))
+    # WHEN published
+    with pytest.raises(PublishFailed, match=r"SHA256 of 'b.bin' differs"):
+        world.publish(req)
+    # THEN nothing was written: still Unfinished with only the old b.bin, read once
+    assert (world.version.status, world.version.stored()) == (
+        "Unfinished",
+        {"b.bin": sha256(b"old")},
+    )
+    assert world.writes() == []
+    assert world.objects.opened("b.bin") == 1
+
+
+def test_replace_existing_republishes_other_bytes(world: World) -> None:
+    # GIVEN version 1.0.0 with old bytes
+    world.version.existing({"a.bin": b"old"})
+    # WHEN the same version is declared with new bytes and replace_existing
+    before = datetime.now(UTC)
+    result = world.publish(request(world.put("a.bin", b"new"), replace_existing=True))
+    # THEN it was deleted, then holds the new bytes, and is dated now: the resource owns it
+    assert world.writes() == ["delete", "publish"]
+    assert world.version.stored() == {"a.bin": sha256(b"new")}
+    assert result.state.status == "Published"
+    state = world.version.describe()
+    assert state is not None
+    assert owned_by(state, ResourceId("x/y", before - timedelta(milliseconds=1)))
+
+
+# ------------------------------------------------------------------------------- resuming
+
+
+def test_interrupted_unfinished_version_is_resumed(world: World) -> None:
+    # GIVEN a version left Unfinished with the first of two assets (an interrupted run)
+    world.version.existing({"a.bin": b"first"}, "Unfinished")
+    # WHEN the full version is published
+    req = request(world.put("a.bin", b"first"), world.put("b.bin", b"second"))
+    result = world.publish(req)
+    # THEN only the missing asset is added, with the final status, and the version is
+    # Published; the stored asset's object was not even read
+    assert world.version.of("publish") == [
+        {"name": "b.bin", "sha256": sha256(b"second"), "unfinished": False}
+    ]
+    assert result.state.status == "Published"
+    assert set(world.version.stored()) == {"a.bin", "b.bin"}
+    assert world.objects.opened("a.bin") == 0
+
+
+def test_a_failed_resume_keeps_the_version_it_did_not_create(world: World) -> None:
+    # GIVEN an Unfinished version this run did not create, and a refused upload
+    world.version.existing({"a.bin": b"first"}, "Unfinished")
+    world.version.fail_next("publish", service_error("ServiceQuotaExceededException"))
+    req = request(world.put("a.bin", b"first"), world.put("b.bin", b"second"))
+    # WHEN published
+    with pytest.raises(AssetPublishFailed, match=r"'b\.bin'"):
+        world.publish(req)
+    # THEN the version is left for a later run to resume
+    assert world.version.status == "Unfinished"
+    assert "delete" not in world.writes()
+
+
+# ------------------------------------------------------------------------------- objects
+
+
+def test_size_mismatch_is_caught_before_reading(world: World) -> None:
+    world.objects.put(BUCKET, "k/a.bin", b"longer than declared")
+    with pytest.raises(PublishFailed, match=r"has 20 bytes, synth saw 5"):
+        world.publish(request(spec("a.bin", b"short")))
+    assert not world.version.exists
+    assert world.objects.opened("a.bin") == 0
+
+
+def test_a_stored_sha256_other_than_the_declared_one_fails_before_reading(world: World) -> None:
+    world.objects.put(BUCKET, "k/a.bin", b"NEW!", stored_sha256=True)
+    with pytest.raises(PublishFailed, match=r"'a.bin'.*the object changed since synth"):
+        world.publish(request(spec("a.bin", b"old!")))
+    assert world.objects.opened("a.bin") == 0
+    assert world.writes() == []
+
+
+def test_unknown_hash_uses_the_stored_checksum_or_is_computed_while_spooling(
+    world: World,
+) -> None:
+    # GIVEN one object without any checksum and one with S3's full-object SHA256 checksum
+    plain, checked = b"plain bytes" * 1000, b"checked bytes" * 1000
+    req = request(
+        world.put("plain.bin", plain, declare=False),
+        world.put("checked.bin", checked, declare=False, stored_sha256=True),
+    )
+    # WHEN published without any declared hash
+    result = world.publish(req)
+    # THEN both hashes are right, each object read once, and the version is Published
+    assert result.sha256s == (sha256(plain), sha256(checked))
+    assert [p["sha256"] for p in world.version.of("publish")] == [sha256(plain), sha256(checked)]
+    assert world.objects.opened("plain.bin") == world.objects.opened("checked.bin") == 1
+    assert world.version.status == "Published"
+
+
+def test_changed_object_fails_naming_the_asset_and_leaves_nothing(world: World) -> None:
+    # GIVEN a first asset that is fine and a second whose object changed since synth (same size)
+    ok = world.put("ok.bin", b"fine")
+    world.objects.put(BUCKET, "k/model.bin", b"NEW!")
+    # WHEN published
+    with pytest.raises(AssetContentMismatch, match=r"model\.bin") as caught:
+        world.publish(request(ok, spec("model.bin", b"old!")))
+    # THEN the reason says the object changed, each object was read once, and the Unfinished
+    # version the run created was removed
+    assert "changed since synth" in str(caught.value)
+    assert world.objects.opened("ok.bin") == world.objects.opened("model.bin") == 1
+    assert not world.version.exists
+    assert world.version.of("delete") == [{"expected_status": "Unfinished"}]
+
+
+def test_missing_object_fails_before_any_write(world: World) -> None:
+    first = world.put("a.bin", b"a")
+    with pytest.raises(PublishFailed, match=r"asset 'gone.bin': s3://assets/k/gone.bin does not"):
+        world.publish(request(first, spec("gone.bin", b"x")))
+    assert world.writes() == []
+
+
+# ---------------------------------------------------------------- failures and the cleanup
+
+
+def test_a_refused_asset_fails_naming_it_and_removes_the_unfinished_version(world: World) -> None:
+    # GIVEN CodeArtifact refusing b.bin, the second of three assets
+    assets = [world.put(n, n.encode()) for n in ("a.bin", "b.bin", "c.txt")]
+    world.version.fail_next(
+        "publish", service_error("ServiceQuotaExceededException", "too many"), name="b.bin"
+    )
+    # WHEN published
+    with pytest.raises(AssetPublishFailed) as raised:
+        world.publish(request(*assets))
+    # THEN the reason names the asset and the service's answer
+    assert str(raised.value) == "asset 'b.bin': ServiceQuotaExceededException: too many"
+    # AND c.txt was never tried, and the Unfinished version holding a.bin, which the run
+    # created, was deleted
+    assert [p["name"] for p in world.version.of("publish")] == ["a.bin", "b.bin"]
+    assert world.version.of("delete") == [{"expected_status": "Unfinished"}]
+    assert not world.version.exists
+
+
+def test_retries_are_counted_in_the_reason(world: World) -> None:
+    refusal = service_error("InternalServerException", "boom")
+    refusal.response["ResponseMetadata"] = {"RetryAttempts": 10}
+    world.version.fail_next("publish", refusal)
+    with pytest.raises(AssetPublishFailed) as raised:
+        world.publish(request(world.put("a.bin", b"a")))
+    assert str(raised.value) == "asset 'a.bin': InternalServerException: boom (after 11 attempts)"
+
+
+def test_running_out_of_time_between_assets_says_where_and_cleans_up(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a Lambda with 100 s left (a 10 s margin), 91 s older once a.bin is in (the clock
+    # moves in the cancellation check that follows each asset)
+    monkeypatch.setattr(publishing, "_BETWEEN_CHECKS_SECONDS", 0.0)
+    clock = Clock(100)
+    assets = [world.put(n, n.encode()) for n in ("a.bin", "b.bin", "c.txt")]
+
+    def age_once_a_bin_is_in() -> bool:
+        if world.version.of("publish"):
+            clock.ms = 9_000
+        return False
+
+    # WHEN published
+    with pytest.raises(OutOfTime) as raised:
+        world.publish(request(*assets), deadline=Deadline(clock), cancelled=age_once_a_bin_is_in)
+    # THEN it stopped before b.bin, saying so, and removed the Unfinished version it created
+    assert str(raised.value) == (
+        "stopped before the Lambda timeout while starting asset 'b.bin' (2 of 3 to publish)"
+    )
+    assert [p["name"] for p in world.version.of("publish")] == ["a.bin"]
+    assert world.version.of("delete") == [{"expected_status": "Unfinished"}]
+    assert not world.version.exists
+
+
+def test_a_call_abandoned_at_the_deadline_still_gets_its_cleanup(world: World) -> None:
+    # GIVEN the upload of b.bin abandoned at the margin (what the CodeArtifact adapter raises
+    # when the call is still stuck in its socket)
+    assets = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
+    stuck = OutOfTime("stopped before the Lambda timeout while publishing asset 'b.bin'")
+    world.version.fail_next("publish", stuck, name="b.bin")
+    # WHEN published
+    with pytest.raises(OutOfTime) as raised:
+        world.publish(request(*assets))
+    # THEN that is the reason, and the Unfinished version holding a.bin was removed all the same
+    assert raised.value is stuck
+    assert world.version.of("delete") == [{"expected_status": "Unfinished"}]
+    assert not world.version.exists
+
+
+def test_a_cleanup_that_fails_leaves_the_original_reason(world: World) -> None:
+    # GIVEN b.bin refused, and CodeArtifact then failing the cleanup's describe
+    assets = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
+    world.version.before_next(
+        "publish",
+        lambda: world.version.fail_next("describe", service_error("InternalServerException")),
+        name="b.bin",
+    )
+    world.version.fail_next("publish", service_error("ServiceQuotaExceededException"), name="b.bin")
+    # WHEN published
+    with pytest.raises(AssetPublishFailed, match=r"'b\.bin': ServiceQuotaExceeded"):
+        world.publish(request(*assets))
+    # THEN the reason is the refusal, and the version is left as it was (no delete)
+    assert world.version.status == "Unfinished"
+    assert world.version.of("delete") == []
+
+
+def test_version_finished_by_another_writer_meanwhile_counts_as_success(world: World) -> None:
+    # GIVEN a publish that races with another writer publishing the identical version
+    req = request(world.put("a.bin", b"same bytes"))
+    other = FakeVersion()
+
+    def other_writer_first() -> None:
+        other.publish("a.bin", io.BytesIO(b"same bytes"), sha256(b"same bytes"), unfinished=False)
+        world.version.status, world.version.held = other.status, dict(other.held)
+        world.version.revision, world.version.published_time = other.revision, datetime.now(UTC)
+
+    world.version.before_next("publish", other_writer_first)
+    # WHEN our publish then meets a ConflictException
+    result = world.publish(req)
+    # THEN it succeeds with the version as it is
+    assert result.state.status == "Published"
+    assert result.state.revision == world.version.revision
+    assert world.version.stored() == {"a.bin": sha256(b"same bytes")}
+    assert world.version.of("delete") == []
+
+
+def test_another_writers_version_with_other_bytes_fails_and_is_kept(world: World) -> None:
+    # GIVEN another writer publishing the version with other bytes while we publish
+    req = request(world.put("a.bin", b"ours"))
+
+    def other_writer_first() -> None:
+        world.version.existing({"a.bin": b"theirs"}, age=timedelta(0))
+
+    world.version.before_next("publish", other_writer_first)
+    # WHEN our publish meets the ConflictException
+    with pytest.raises(AssetPublishFailed, match="ConflictException"):
+        world.publish(req)
+    # THEN their Published version is kept as it is
+    assert world.version.stored() == {"a.bin": sha256(b"theirs")}
+    assert world.version.status == "Published"
+
+
+# ---------------------------------------------------------------------------- cancellation
+
+
+def test_a_create_cancelled_before_its_first_write_writes_nothing(world: World) -> None:
+    with pytest.raises(CreateCancelled, match=r"cancelled the Create of tools/mycli@1\.0\.0"):
+        world.publish(request(world.put("a.bin", b"a")), cancelled=lambda: True)
+    assert world.writes() == []
+    assert not world.version.exists
+
+
+def test_a_create_cancelled_after_its_last_asset_removes_even_a_published_version(
+    world: World,
+) -> None:
+    # GIVEN CloudFormation giving up on the Create while its last asset was being published
+    answers = iter([False, True])
+    assets = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
+    # WHEN published
+    with pytest.raises(CreateCancelled, match="what it wrote was removed"):
+        world.publish(request(*assets), cancelled=lambda: next(answers))
+    # THEN the Published version it created is deleted all the same
+    assert world.version.of("delete") == [{"expected_status": "Published"}]
+    assert not world.version.exists
+
+
+@pytest.mark.parametrize(("between", "checks"), [(5.0, 2), (0.0, 4)])
+def test_cancellation_is_asked_before_the_first_write_and_after_assets(
+    world: World, monkeypatch: pytest.MonkeyPatch, between: float, checks: int
+) -> None:
+    # GIVEN three quick assets, and cancellation checks at most every ``between`` seconds
+    monkeypatch.setattr(publishing, "_BETWEEN_CHECKS_SECONDS", between)
+    assets = [world.put(n, n.encode()) for n in ("a.bin", "b.bin", "c.txt")]
+    asked: list[int] = []
+
+    def cancelled() -> bool:
+        asked.append(len(world.version.of("publish")))
+        return False
+
+    # WHEN published
+    world.publish(request(*assets), cancelled=cancelled)
+    # THEN it asked before the first write and after the last asset, and in between only
+    # once the interval had passed
+    assert asked == ([0, 3] if checks == 2 else [0, 1, 2, 3])
+
+
+def test_results_keep_declaration_order_when_some_assets_were_there(world: World) -> None:
+    # GIVEN a version holding the second of two declared assets
+    world.version.existing({"b.bin": b"b"}, "Unfinished")
+    req = request(world.put("a.bin", b"a"), world.put("b.bin", b"b"))
+    # WHEN published
+    result = world.publish(req)
+    # THEN the hashes are in declaration order
+    assert result.sha256s == (sha256(b"a"), sha256(b"b"))
