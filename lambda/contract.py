@@ -127,7 +127,12 @@ MAX_REASON_CHARS: Final = 250
 
 
 class NamePattern:
-    """A name rule: the regular expression (matched whole) and the length bounds."""
+    """A name rule: the regular expression (matched whole) and the length bounds.
+
+    A rule of one fixed length (an account id, a SHA256) states that length itself in ``rule``
+    ("12 digits"), and its messages say what the value must be, e.g.
+    ``sha256 'ABC' must be 64 hex characters, got 3 characters``.
+    """
 
     def __init__(self, field: str, pattern: str, min_len: int, max_len: int, rule: str) -> None:
         self.field = field
@@ -140,14 +145,18 @@ class NamePattern:
 
     def problem(self, value: str) -> str | None:
         """Return why ``value`` breaks the rule, or None when it is valid."""
-        if not self.min_len <= len(value) <= self.max_len:
+        length_ok = self.min_len <= len(value) <= self.max_len
+        if length_ok and self._regex.fullmatch(value):
+            return None
+        if self.min_len == self.max_len:
+            got = "" if length_ok else f", got {len(value)} characters"
+            return f"{self.field} {value!r} must be {self.rule}{got}"
+        if not length_ok:
             return (
                 f"{self.field} {value!r} must be {self.min_len} to {self.max_len} "
                 f"characters long, got {len(value)}"
             )
-        if not self._regex.fullmatch(value):
-            return f"{self.field} {value!r} is invalid: {self.rule}"
-        return None
+        return f"{self.field} {value!r} is invalid: {self.rule}"
 
 
 # Patterns from botocore's codeartifact service model (2018-09-22), matched in full.
@@ -168,8 +177,10 @@ REPOSITORY_NAME: Final = NamePattern(
 NAMESPACE_NAME: Final = NamePattern("namespace", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
 PACKAGE_NAME: Final = NamePattern("package", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
 VERSION_NAME: Final = NamePattern("version", r"[^#/\s]+", 1, 255, "no '#', '/' or whitespace")
-ACCOUNT_ID: Final = NamePattern("domain_owner", r"[0-9]{12}", 12, 12, "exactly 12 digits")
-SHA256_HEX: Final = NamePattern("sha256", r"[0-9a-f]{64}", 64, 64, "64 lowercase hex digits")
+ACCOUNT_ID: Final = NamePattern("domain_owner", r"[0-9]{12}", 12, 12, "12 digits")
+#: Lowercase, as the handler compares and CodeArtifact reports it; the construct lowercases a
+#: literal SHA256 before checking it.
+SHA256_HEX: Final = NamePattern("sha256", r"[0-9a-f]{64}", 64, 64, "64 hex characters")
 
 #: Asset names: the CLI reference's set (Unicode letters and numbers plus these specials),
 #: stricter than the model's ``\P{C}+``. ``\w`` is Unicode letters and numbers plus ``_``,

@@ -1,9 +1,10 @@
 """cdk-codeartifact-generic: publish CodeArtifact generic package versions with ``cdk deploy``.
 
-Public API: :class:`GenericPackageVersion`, :class:`PackageAsset`, :class:`VersionStatus`,
-:class:`DeleteBehavior`, :class:`PackageVersionReference`, :class:`BoundAsset` and
-:class:`ValidationError`. The offline kit lives in
-:mod:`codeartifact_generic.testing` and the Lambda handler in
+Public API: :class:`GenericPackageVersion` (its props: :class:`GenericPackageVersionProps`),
+:class:`IPackageVersion` and :class:`PackageVersionAttributes` (versions published elsewhere),
+:class:`PackageAsset`, :class:`VersionStatus`, :class:`DeleteBehavior`,
+:class:`PackageVersionReference`, :class:`BoundAsset` and :class:`ValidationError`. The offline
+kit lives in :mod:`codeartifact_generic.testing` and the Lambda handler in
 :mod:`codeartifact_generic.handler`.
 
 The names are loaded on first use, so importing the handler or the testing kit does not start
@@ -17,8 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .assets import BoundAsset, PackageAsset
-    from .options import DeleteBehavior, VersionStatus
-    from .package_version import GenericPackageVersion
+    from .options import (
+        DeleteBehavior,
+        GenericPackageVersionProps,
+        PackageVersionAttributes,
+        VersionStatus,
+    )
+    from .package_version import GenericPackageVersion, IPackageVersion
     from .reference import PackageVersionReference
     from .validation import ValidationError
 
@@ -26,6 +32,9 @@ _EXPORTS = {
     "BoundAsset": ".assets",
     "PackageAsset": ".assets",
     "GenericPackageVersion": ".package_version",
+    "IPackageVersion": ".package_version",
+    "GenericPackageVersionProps": ".options",
+    "PackageVersionAttributes": ".options",
     "VersionStatus": ".options",
     "DeleteBehavior": ".options",
     "PackageVersionReference": ".reference",
@@ -36,7 +45,10 @@ __all__ = [
     "BoundAsset",
     "DeleteBehavior",
     "GenericPackageVersion",
+    "GenericPackageVersionProps",
+    "IPackageVersion",
     "PackageAsset",
+    "PackageVersionAttributes",
     "PackageVersionReference",
     "ValidationError",
     "VersionStatus",

@@ -12,11 +12,14 @@ resolved again each time); :meth:`PackageVersionReference.from_parameters` reads
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 
 from aws_cdk import Token
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+
+from .validation import ValidationError
 
 _PREFIX = re.compile(r"/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*")
 
@@ -65,20 +68,49 @@ class PackageVersionReference:
         return self._lookup(STATUS_PARAMETER)
 
     @staticmethod
-    def from_parameters(scope: Construct, *, parameter_prefix: str) -> PackageVersionReference:
+    def from_parameters(
+        scope: Construct, id: str | None = None, *, parameter_prefix: str
+    ) -> PackageVersionReference:
         """Read a version published with ``reference_parameter_prefix=parameter_prefix``.
 
+        Each attribute read becomes an ``AWS::SSM::Parameter::Value<String>`` parameter of the
+        consumer stack, under a construct ``id`` in ``scope``.
+
         :param scope: a construct in the consumer stack.
+        :param id: construct id of the reference, as for every CDK ``from_*``. (Leaving it out,
+            the 0.1 call, still works but is deprecated: the parameters are then shared by
+            every reader of the prefix in the stack.)
         :param parameter_prefix: the producer's ``reference_parameter_prefix``.
+        :raises ValidationError: the prefix is not an SSM parameter path.
         """
         problem = prefix_problem(parameter_prefix)
         if problem is not None:
-            raise ValueError(problem)
-        return PackageVersionReference(
-            lambda name: ssm.StringParameter.value_for_string_parameter(
-                scope, f"{parameter_prefix}/{name}"
+            where = scope.node.path if id is None else f"{scope.node.path}/{id}"
+            raise ValidationError(where, [problem])
+        if id is None:
+            warnings.warn(
+                "PackageVersionReference.from_parameters(scope, parameter_prefix=...) is "
+                "deprecated: pass a construct id, from_parameters(scope, id, parameter_prefix=...)",
+                DeprecationWarning,
+                stacklevel=2,
             )
-        )
+            return PackageVersionReference(
+                lambda name: ssm.StringParameter.value_for_string_parameter(
+                    scope, f"{parameter_prefix}/{name}"
+                )
+            )
+        holder = Construct(scope, id)
+        read: dict[str, str] = {}
+
+        def lookup(name: str) -> str:
+            # created on first read: only the attributes that are used become parameters
+            if name not in read:
+                read[name] = ssm.StringParameter.from_string_parameter_attributes(
+                    holder, name.title(), parameter_name=f"{parameter_prefix}/{name}"
+                ).string_value
+            return read[name]
+
+        return PackageVersionReference(lookup)
 
 
 def write_parameters(

@@ -119,7 +119,7 @@ def test_consumer_reads_parameters_at_deploy_time_without_exports(tmp_path: Path
     _version(producer, reference_parameter_prefix="/releases/mycli")
     consumer = cdk.Stack(app, "Consumer")
     reference = PackageVersionReference.from_parameters(
-        consumer, parameter_prefix="/releases/mycli"
+        consumer, "Cli", parameter_prefix="/releases/mycli"
     )
     cdk.CfnOutput(consumer, "Revision", value=reference.version_revision)
     # THEN the consumer declares an SSM-typed parameter, and nothing is exported or imported

@@ -1,7 +1,13 @@
 """The stack's one handler function, shared by every GenericPackageVersion in the stack.
 
-Statements are merged per stack (one for CodeArtifact, one per bucket grant) so the role
-policy grows by ARNs, not by statements, as versions are added.
+:class:`HandlerProvider` is a construct of this library at the stack's root with a stable id:
+the first version of a stack creates it, the others find it there
+(``Stack.of(scope).node.try_find_child``) and add what they need. It holds a plain
+``lambda.Function`` (created with the construct id a ``SingletonFunction`` used to give it, so
+that stacks deployed by earlier releases keep the same function: CloudFormation does not let a
+custom resource change its ``ServiceToken``), its role, its log group and its merged policy
+statements (one for CodeArtifact, one per kind of S3 read), so the role policy grows by ARNs,
+not by statements, as versions are added.
 
 Least privilege (each line is asserted by ``tests/static/test_least_privilege.py``):
 
@@ -20,23 +26,24 @@ Least privilege (each line is asserted by ``tests/static/test_least_privilege.py
   created (``CreateDomain`` is the call that needs ``kms:CreateGrant``/``kms:DescribeKey``; see
   the CodeArtifact user guide, "Create a domain" → "Example AWS KMS key policy"). Publishing
   principals are authorized by IAM on the package ARN only.
+- In a VPC (``vpc=``), its own role also gets ``AWSLambdaVPCAccessExecutionRole``, the managed
+  policy Lambda documents for the network interfaces (what CDK gives a function's default role).
 
-cdk-nag: the handler acknowledges one finding, AwsSolutions-L1 (it pins python3.12, the runtime
-it is tested on); :func:`acknowledge_nag_findings` also covers the one inherent wildcard of
-``grant_read``.
+cdk-nag: the handler acknowledges AwsSolutions-L1 (it pins python3.12, the runtime it is tested
+on) and, in a VPC, AwsSolutions-IAM4 for that one managed policy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
-import aws_cdk
 import jsii
 from aws_cdk import (
     Aws,
     CfnResource,
     Duration,
+    IListProducer,
+    IResolveContext,
     IStableNumberProducer,
     Lazy,
     RemovalPolicy,
@@ -47,14 +54,21 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from .assets import BoundAsset
 from .bundling import HANDLER, LocalHandlerBundling, bundle_hash, handler_source_dir
+from .grants import acknowledge_nag_findings
+from .options import GenericPackageVersionProps
+from .validation import ValidationError
 
-_UUID = "6c4d7785-6ac6-423c-b124-5976300312f1"
-_PURPOSE = "CodeArtifactGenericPackageVersion"
+#: Construct id of the provider, a child of the stack.
 _PROVIDER_ID = "CodeArtifactGenericPackageVersionProvider"
+#: Construct id of the function, a child of the stack: the id ``SingletonFunction(uuid=
+#: "6c4d7785-6ac6-423c-b124-5976300312f1", lambda_purpose="CodeArtifactGenericPackageVersion")``
+#: gave it in earlier releases. Its logical id (and so the function's name and ARN, the
+#: ServiceToken of every version) must not change.
+FUNCTION_ID: Final = "CodeArtifactGenericPackageVersion6c4d77856ac6423cb1245976300312f1"
 
 #: Lambda timeout of the handler: the Lambda maximum, for large assets.
 HANDLER_TIMEOUT = Duration.minutes(15)
@@ -64,9 +78,11 @@ HANDLER_TIMEOUT = Duration.minutes(15)
 #: a release of this library, not silently by a CDK upgrade.
 HANDLER_RUNTIME: Final = lambda_.Runtime.PYTHON_3_12
 
-#: How long the handler's log events are kept. The log group itself is retained when the stack
-#: is deleted: it holds the record of the stack's last Delete events.
+#: How long the handler's log events are kept unless ``log_retention`` says otherwise.
 LOG_RETENTION: Final = logs.RetentionDays.ONE_YEAR
+#: What happens to the log group when the stack is deleted unless ``log_removal_policy`` says
+#: otherwise: it is retained, as it holds the record of the stack's last Delete events.
+LOG_REMOVAL_POLICY: Final = RemovalPolicy.RETAIN
 
 #: What the handler reads of its own stack (see ``handler/stack_status.py``).
 STACK_READ_ACTIONS: Final = (
@@ -90,6 +106,8 @@ PUBLISHER_ACTIONS = (
 #: CodeArtifact actions the handler needs on a repository.
 REPOSITORY_ACTIONS = ("codeartifact:DescribeRepository",)
 
+#: The managed policy Lambda documents for a function in a VPC (network interfaces).
+VPC_ACCESS_POLICY: Final = "service-role/AWSLambdaVPCAccessExecutionRole"
 
 #: /tmp of the handler when nothing needs spooling (the Lambda default), and when an asset of
 #: unknown SHA256 may be spooled there (the Lambda maximum: assets may be up to 5 GB).
@@ -111,109 +129,90 @@ class _Largest:
         return max(self._wishes)
 
 
-def acknowledge_nag_findings(scope: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
-    """Acknowledge cdk-nag findings on ``scope`` without importing cdk-nag.
+@jsii.implements(IListProducer)
+class _DependsOnWithout:
+    """A resource's ``DependsOn`` as CDK renders it, without one redundant target.
 
-    ``findings`` holds ``(finding id, reason)`` pairs, the id as cdk-nag 3 reports it:
-    ``RuleId`` or ``RuleId[finding]`` (e.g. ``AwsSolutions-IAM5[Resource::*]``). Recorded both
-    ways cdk-nag reads acknowledgments: aws-cdk-lib's ``Validations.of(scope).acknowledge``
-    (cdk-nag 3; available from aws-cdk-lib 2.257) and the ``cdk_nag`` CloudFormation metadata
-    (``rules_to_suppress`` with ``applies_to``) on ``scope``'s CfnResource (cdk-nag 2).
+    ``lambda.Function`` makes its CfnFunction depend on its role construct: on the role's
+    policy, which CloudFormation cannot infer, and on the role itself, which the function's
+    ``Role`` (``Fn::GetAtt``) already orders; cfn-lint reports that one as W3005. The list is
+    produced at synth, after CDK turned construct dependencies into resource dependencies.
     """
-    findings = list(findings)
-    validations: Any = getattr(aws_cdk, "Validations", None)
-    acknowledgment: Any = getattr(aws_cdk, "Acknowledgment", None)
-    if validations is not None and acknowledgment is not None:
-        validations.of(scope).acknowledge(
-            *(acknowledgment(id=finding, reason=reason) for finding, reason in findings)
-        )
-    resource = scope if CfnResource.is_cfn_resource(scope) else scope.node.default_child
-    if not isinstance(resource, CfnResource):
-        return
-    existing = resource.get_metadata("cdk_nag") or {}
-    rules: list[dict[str, Any]] = list(existing.get("rules_to_suppress", []))
-    for finding, reason in findings:
-        rule_id, _, rest = finding.partition("[")
-        rule: dict[str, Any] = {"id": rule_id, "reason": reason}
-        if rest:
-            rule["applies_to"] = [rest.removesuffix("]")]
-        rules.append(rule)
-    resource.add_metadata("cdk_nag", {**existing, "rules_to_suppress": rules})
 
+    def __init__(self, resource: CfnResource, redundant: CfnResource) -> None:
+        self._resource = resource
+        self._redundant = redundant.node.path
+        self._stack = Stack.of(resource).node.path
 
-#: Construct id of the per-principal policy that holds ``sts:GetServiceBearerToken``.
-_STS_POLICY_ID = "CodeArtifactBearerTokenPolicy"
-
-
-def grant_codeartifact_bearer_token(principal: iam.IPrincipal) -> None:
-    """``sts:GetServiceBearerToken`` for CodeArtifact, in a policy of its own where possible."""
-    statement = iam.PolicyStatement(
-        actions=["sts:GetServiceBearerToken"],
-        resources=["*"],  # the action has no resource type; the condition scopes it
-        conditions={"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-    )
-    attach = getattr(principal, "attach_inline_policy", None)  # roles, users and groups
-    if not isinstance(principal, Construct) or not callable(attach):
-        principal.add_to_principal_policy(statement)
-        return
-    if principal.node.try_find_child(_STS_POLICY_ID) is not None:
-        return  # granted by another version already: the statement is the same
-    policy = iam.Policy(principal, _STS_POLICY_ID, statements=[statement])
-    attach(policy)
-    acknowledge_nag_findings(
-        policy,
-        [
-            (
-                "AwsSolutions-IAM5[Resource::*]",
-                "sts:GetServiceBearerToken has no resource type, so IAM accepts only "
-                "Resource '*'; the statement is limited to CodeArtifact by the condition "
-                "sts:AWSServiceName = codeartifact.amazonaws.com, and this policy holds "
-                "nothing else.",
-            )
-        ],
-    )
+    def produce(self, context: IResolveContext) -> list[str] | None:
+        kept = [
+            target
+            for target in self._resource.obtain_dependencies()
+            if isinstance(target, CfnResource)
+            and target.node.path != self._redundant
+            and Stack.of(target).node.path == self._stack
+        ]
+        return [target.logical_id for target in sorted(kept, key=lambda t: t.node.path)] or None
 
 
 class HandlerProvider(Construct):
-    """Per-stack holder of the handler function and its merged policy statements."""
+    """Per-stack holder of the handler function, its role, log group and policy statements."""
 
     @classmethod
-    def of(cls, scope: Construct) -> HandlerProvider:
-        """The provider of ``scope``'s stack, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(_PROVIDER_ID)
-        if isinstance(existing, HandlerProvider):
-            return existing
-        return cls(stack, _PROVIDER_ID)
+    def of(cls, version: Construct, props: GenericPackageVersionProps) -> HandlerProvider:
+        """The provider of ``version``'s stack, created on first use with ``props``' settings.
 
-    def __init__(self, scope: Construct, id: str) -> None:
+        Every version of a stack shares the function, so a version whose handler settings
+        (role, VPC, log group) differ from those the provider was created with is refused.
+        """
+        stack = Stack.of(version)
+        existing = stack.node.try_find_child(_PROVIDER_ID)
+        if existing is None:
+            return cls(stack, _PROVIDER_ID, props=props, first=version.node.path)
+        if not isinstance(existing, HandlerProvider):
+            raise ValidationError(
+                stack.node.path,
+                [f"the construct id {_PROVIDER_ID!r} is reserved for the package version handler"],
+            )
+        existing.check_settings(version.node.path, props)
+        return existing
+
+    def __init__(
+        self, scope: Construct, id: str, *, props: GenericPackageVersionProps, first: str
+    ) -> None:
         super().__init__(scope, id)
+        self._settings = props.handler_settings()
+        self._first = first
         self._memory_wishes = [DEFAULT_MEMORY_MIB]
         self._ephemeral_wishes = [DEFAULT_EPHEMERAL_MIB]
+        own_role = props.role is None
         # An explicit role: the function's default role would carry the
         # AWSLambdaBasicExecutionRole managed policy (logs actions on "*", AwsSolutions-IAM4).
-        self.role = iam.Role(
+        self.role: iam.IRole = props.role or iam.Role(
             self,
             "ServiceRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Publishes this stack's CodeArtifact generic package versions",
         )
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN
+            self,
+            "Logs",
+            retention=props.log_retention or LOG_RETENTION,
+            removal_policy=props.log_removal_policy or LOG_REMOVAL_POLICY,
         )
-        self.role.add_to_policy(
+        self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(LOGS_ACTIONS),
                 # The log group's ARN attribute ends in ":*": its log streams.
                 resources=[self.log_group.log_group_arn],
             )
         )
+        if props.vpc is not None and own_role:
+            self._allow_network_interfaces()
         runtime = HANDLER_RUNTIME
-        self.function = lambda_.SingletonFunction(
-            self,
-            "Handler",
-            uuid=_UUID,
-            lambda_purpose=_PURPOSE,
+        self.function = lambda_.Function(
+            Stack.of(self),
+            FUNCTION_ID,
             description="Publishes CodeArtifact generic package versions",
             runtime=runtime,
             architecture=lambda_.Architecture.ARM_64,
@@ -235,10 +234,13 @@ class HandlerProvider(Construct):
             # CloudFormation invokes asynchronously: a retry after the handler already answered
             # FAILED (e.g. at its timeout) could still publish while the stack rolls back.
             retry_attempts=0,
+            vpc=props.vpc,
+            vpc_subnets=props.vpc_subnets,
+            security_groups=list(props.security_groups) if props.security_groups else None,
         )
-        # SingletonFunction creates the function itself at the stack's root.
+        self._drop_redundant_role_dependency()
         acknowledge_nag_findings(
-            Stack.of(self).node.find_child(_PURPOSE + _UUID.replace("-", "")),
+            self.function,
             [
                 (
                     "AwsSolutions-L1",
@@ -257,6 +259,49 @@ class HandlerProvider(Construct):
         self._read_statements: dict[tuple[str, ...], iam.PolicyStatement] = {}
         self._package_arns: set[str] = set()
         self._repository_arns: set[str] = set()
+
+    def _allow_network_interfaces(self) -> None:
+        assert isinstance(self.role, iam.Role)
+        self.role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name(VPC_ACCESS_POLICY)
+        )
+        acknowledge_nag_findings(
+            self.role,
+            [
+                (
+                    f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    f"{VPC_ACCESS_POLICY}]",
+                    "A function in a VPC needs to create, describe and delete its network "
+                    "interfaces, which IAM scopes to no resource; this is the managed policy "
+                    "Lambda documents for it (CDK gives it to a function's default role).",
+                )
+            ],
+        )
+
+    def _drop_redundant_role_dependency(self) -> None:
+        """Keep the function's dependency on its role's policy, drop the one on the role."""
+        function = self.function.node.default_child
+        role = self.role.node.default_child if isinstance(self.role, Construct) else None
+        if isinstance(function, CfnResource) and isinstance(role, CfnResource):
+            function.add_override(
+                "DependsOn",
+                Lazy.uncached_list(_DependsOnWithout(function, role), omit_empty=True),
+            )
+
+    def check_settings(self, path: str, props: GenericPackageVersionProps) -> None:
+        """Refuse ``props`` if its handler settings differ from those the function has."""
+        wanted = props.handler_settings()
+        differ = [name for name, value in wanted.items() if self._settings[name] != value]
+        if differ:
+            raise ValidationError(
+                path,
+                [
+                    f"{', '.join(differ)}: differs from what {self._first} gave the stack's "
+                    "handler, and every GenericPackageVersion of a stack shares one handler "
+                    f"function: give each version the same {', '.join(wanted)} (or leave them "
+                    "all out), or declare the versions that need other settings in another stack"
+                ],
+            )
 
     @property
     def service_token(self) -> str:
