@@ -129,8 +129,11 @@ def publish_version(event: Event, invocation: Invocation) -> Answer:
         return _roll_back_to(event, invocation, request, physical_id)
 
     def cancelled() -> bool:
-        # A Create CloudFormation gave up on (another resource failed) must not publish.
-        return creating and deadline.run(lambda: stack.resource_status(logical_id)) in GIVEN_UP
+        # CloudFormation gave up on this operation (another resource failed): a Create is then
+        # CREATE_FAILED, an Update's stack rolls back (the rollback Update runs meanwhile).
+        if creating:
+            return deadline.run(lambda: stack.resource_status(logical_id)) in GIVEN_UP
+        return is_rollback(deadline.run(stack.status))
 
     result = publish(
         request,

@@ -44,8 +44,9 @@ _BETWEEN_CHECKS_SECONDS = 5.0
 _CLEANUP_MARGIN_SECONDS = 1.5
 
 
-class CreateCancelled(PublishFailed):
-    """CloudFormation gave up on this Create (another resource failed) while it ran."""
+class OperationCancelled(PublishFailed):
+    """CloudFormation gave up on this Create or Update (another resource failed) while it
+    ran."""
 
 
 class AssetPublishFailed(PublishFailed):
@@ -83,9 +84,9 @@ def publish(
 
     ``cancelled`` is asked before the first write and after every asset written (at most
     every few seconds, and always after the last): once it says yes (CloudFormation gave up
-    on this Create), the version this run created is deleted whatever its status, so a
-    cancelled Create leaves nothing behind even when its last asset landed after
-    CloudFormation's Delete had run.
+    on this Create or Update), the version this run created is deleted whatever its status,
+    so a cancelled operation leaves nothing behind even when its last asset landed after
+    CloudFormation's Delete (or rollback Update) had run.
     """
     wrote = False
     plans: list[_Planned] = []
@@ -105,8 +106,8 @@ def publish(
 
         def check_cancelled() -> None:
             if cancelled():
-                raise CreateCancelled(
-                    f"CloudFormation cancelled the Create of {request.label}; "
+                raise OperationCancelled(
+                    f"CloudFormation cancelled this operation on {request.label}; "
                     "what it wrote was removed"
                 )
 
@@ -350,10 +351,10 @@ def _remove_leftover(
     cause: BaseException,
 ) -> None:
     """Best effort, within the margin: delete the version this failed run created (found
-    absent, then written): Unfinished, or any status when CloudFormation cancelled the Create.
+    absent, then written): Unfinished, or any status when CloudFormation cancelled the operation.
     The original failure is what gets reported."""
     declared = {p.spec.name for p in plans}
-    sealed_too = isinstance(cause, CreateCancelled)
+    sealed_too = isinstance(cause, OperationCancelled)
     try:
         with deadline.margin(_CLEANUP_MARGIN_SECONDS):
             outcome = discard(store, declared, sealed_too=sealed_too)

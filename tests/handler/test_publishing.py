@@ -21,7 +21,7 @@ from codeartifact_generic.handler.errors import PublishFailed
 from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
 from codeartifact_generic.handler.publishing import (
     AssetPublishFailed,
-    CreateCancelled,
+    OperationCancelled,
     PublishResult,
     publish,
 )
@@ -496,7 +496,9 @@ def test_another_writers_version_with_other_bytes_fails_and_is_kept(world: World
 
 
 def test_a_create_cancelled_before_its_first_write_writes_nothing(world: World) -> None:
-    with pytest.raises(CreateCancelled, match=r"cancelled the Create of tools/mycli@1\.0\.0"):
+    with pytest.raises(
+        OperationCancelled, match=r"cancelled this operation on tools/mycli@1\.0\.0"
+    ):
         world.publish(request(world.put("a.bin", b"a")), cancelled=lambda: True)
     assert world.writes() == []
     assert not world.version.exists
@@ -509,7 +511,7 @@ def test_a_create_cancelled_after_its_last_asset_removes_even_a_published_versio
     answers = iter([False, True])
     assets = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
     # WHEN published
-    with pytest.raises(CreateCancelled, match="what it wrote was removed"):
+    with pytest.raises(OperationCancelled, match="what it wrote was removed"):
         world.publish(request(*assets), cancelled=lambda: next(answers))
     # THEN the Published version it created is deleted all the same
     assert world.version.of("delete") == [{"expected_status": "Published"}]

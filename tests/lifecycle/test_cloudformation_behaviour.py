@@ -16,9 +16,9 @@ import aws_cdk as cdk
 import pytest
 
 from codeartifact_generic import VersionStatus
-from codeartifact_generic.testing.lifecycle import repository_versions
-from codeartifact_generic.testing.local_deploy import LocalCloudFormation
-from codeartifact_generic.testing.local_env import LocalEnvironment
+from codeartifact_generic.testing import LocalEnvironment
+from codeartifact_generic.testing._lifecycle import repository_versions
+from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
 
 from .conftest import Lifecycle
 from .interleaving import CUE_TYPE, App, Deployment, FailOnCue, synth
@@ -299,3 +299,37 @@ def test_destroy_never_removes_a_version_that_existed_before_the_resource(
     assert {k: v.status for k, v in life.versions().items()} == {
         ("life/tool", "1.0.0"): "Published"
     }
+
+
+def test_a_cancelled_update_is_rolled_back_and_its_late_work_removed(stage: Stage) -> None:
+    # GIVEN 1.0.0 deployed (no sibling), then a bump to 1.1.0 held just before its last asset
+    stage.cfn.deploy(stage.synth(App(sibling=False)))
+    stack = stage.cfn.stack("CuePackages")
+    assert stack is not None
+    (before,) = [r.physical_id for r in stack.resources.values() if r.type == RESOURCE_TYPE]
+    hold = stage.hold(
+        "PublishPackageVersion", match={"packageVersion": "1.1.0", "assetName": "c.bin"}
+    )
+    deployment = Deployment(stage.cfn, stage.synth(App(version="1.1.0")))
+    deployment.start()
+    assert hold.reached.wait(120)
+    stack_id = stack.stack_id
+    # WHEN a sibling fails while the Update runs
+    stage.sibling.fail_now()
+    failure = deployment.outcome()
+    assert failure is not None and failure.status == "UPDATE_ROLLBACK_COMPLETE", failure
+    hold.release()
+    assert stage.cfn.wait_for_abandoned(120)
+    # THEN CloudFormation reported the Update cancelled and sent the rollback Update while it
+    # ran; the resource keeps its physical id, and nothing of 1.1.0 is left once the
+    # cancelled Update's late work is over
+    statuses = [
+        (e.status, e.reason)
+        for e in reversed(stage.cfn.stack_directory.events(stack_id))
+        if e.resource_type == RESOURCE_TYPE
+    ]
+    assert ("UPDATE_FAILED", "Resource update cancelled") in statuses
+    after = stage.cfn.stack("CuePackages")
+    assert after is not None
+    assert [r.physical_id for r in after.resources.values() if r.type == RESOURCE_TYPE] == [before]
+    assert stage.versions() == {"1.0.0": "Published"}

@@ -88,6 +88,9 @@ _ROLLBACK_ACTION: Final = "UPDATE (rollback)"
 #: ``ResourceStatusReason`` of a Create CloudFormation stopped waiting for (another resource
 #: failed meanwhile): cloudformation-coverage-roadmap#1814, aws/aws-cdk#36951.
 CANCELLED_REASON: Final = "Resource creation cancelled"
+#: ... of an Update it stopped waiting for; the rollback then sends an Update with the old
+#: properties to the physical id the resource had (the cancelled one's answer is ignored).
+UPDATE_CANCELLED_REASON: Final = "Resource update cancelled"
 
 
 class LocalDeployError(Exception):
@@ -260,14 +263,14 @@ class StackUpdate:
         self._blocked: set[str] = set()
         #: Guards records, journal and saves: resources are applied in parallel threads.
         self._lock = threading.RLock()
-        #: Custom resource Creates running now: logical id → (type, resolved properties).
-        self._creating: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: Custom resource operations running now, which a failure elsewhere cancels.
+        self._running: dict[str, _Entry] = {}
         #: Records a resource event: (logical id, type, status, physical_id=, reason=).
         self._event = functools.partial(
             services.stack_directory.record, self.stack_id, self.stack_name
         )
-        #: Creates cancelled while they ran (same values); their late answers are ignored.
-        self._cancelled: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: Operations cancelled while they ran; their late answers are ignored.
+        self._cancelled: dict[str, _Entry] = {}
 
     # ------------------------------------------------------------ ReferenceSource
 
@@ -614,40 +617,46 @@ class StackUpdate:
             {lid: [d for d in ds if d in resources] for lid, ds in deps.items()},
             work,
             cancellable=self._claim_cancel,
-            on_cancel=self._cancel_create,
+            on_cancel=self._cancel,
         )
 
     def _claim_cancel(self, logical_id: str) -> bool:
-        """Cancel ``logical_id`` if it is a custom resource Create still waiting for its
+        """Cancel ``logical_id`` if it is a custom resource operation still waiting for its
         answer (atomically: an answer that arrived first wins)."""
         with self._lock:
-            running = self._creating.pop(logical_id, None)
+            running = self._running.pop(logical_id, None)
             if running is None:
                 return False
             self._cancelled[logical_id] = running
             return True
 
-    def _cancel_create(self, logical_id: str) -> None:
-        """Stop waiting for a running custom resource Create, as CloudFormation does when
-        another resource fails: ``CREATE_FAILED`` "Resource creation cancelled", and the
-        rollback sends Delete for a physical id CloudFormation generates."""
+    def _cancel(self, logical_id: str) -> None:
+        """Stop waiting for a running custom resource operation, as CloudFormation does when
+        another resource fails: ``CREATE_FAILED`` "Resource creation cancelled" (the rollback
+        sends Delete for a physical id CloudFormation generates) or ``UPDATE_FAILED``
+        "Resource update cancelled" (the rollback sends Update with the old properties)."""
         with self._lock:
-            resource_type, properties = self._cancelled[logical_id]
-            self._event(logical_id, resource_type, "CREATE_FAILED", reason=CANCELLED_REASON)
-            self.journal.append(_Entry("create_failed", logical_id, resource_type, properties))
+            entry = self._cancelled[logical_id]
+            creating = entry.kind == "create_failed"
+            action = "CREATE" if creating else "UPDATE"
+            reason = CANCELLED_REASON if creating else UPDATE_CANCELLED_REASON
+            self._event(logical_id, entry.resource_type, f"{action}_FAILED", reason=reason)
+            self.journal.append(entry)
         self.services.reporter.resource(
-            self.stack_name, "CREATE", logical_id, resource_type, "FAILED", None, CANCELLED_REASON
+            self.stack_name, action, logical_id, entry.resource_type, "FAILED", None, reason
         )
 
     def _late(self, logical_id: str, what: str) -> bool:
-        """True (and reported) when ``logical_id``'s Create was cancelled: its answer is
+        """True (and reported) when ``logical_id``'s operation was cancelled: its answer is
         ignored, like CloudFormation ignores a response to a request it gave up on."""
         with self._lock:
-            self._creating.pop(logical_id, None)
-            if logical_id not in self._cancelled:
-                return False
+            self._running.pop(logical_id, None)
+            cancelled = self._cancelled.get(logical_id)
+        if cancelled is None:
+            return False
+        operation = "Create" if cancelled.kind == "create_failed" else "Update"
         self.services.reporter.warn(
-            f"{self.stack_name}/{logical_id}: the cancelled Create answered {what} after "
+            f"{self.stack_name}/{logical_id}: the cancelled {operation} answered {what} after "
             "CloudFormation stopped waiting; ignored"
         )
         return True
@@ -724,8 +733,13 @@ class StackUpdate:
             self.services.reporter.start(self.stack_name, action, logical_id, resource_type)
         request = self._request(logical_id, resource_type, properties)
         with self._lock:
-            if current is None and provider.long_running:
-                self._creating[logical_id] = (resource_type, properties)
+            if provider.long_running:
+                kind: Literal["create_failed", "update_failed"] = (
+                    "create_failed" if current is None else "update_failed"
+                )
+                self._running[logical_id] = _Entry(
+                    kind, logical_id, resource_type, properties, before=current
+                )
             self._event(
                 logical_id,
                 resource_type,
