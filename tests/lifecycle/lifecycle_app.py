@@ -97,7 +97,7 @@ def synth(outdir: Path, knobs: Knobs) -> Path:
         )
     else:
         revision = PackageVersionReference.from_parameters(
-            consumer, parameter_prefix=REFERENCE
+            consumer, "ToolReference", parameter_prefix=REFERENCE
         ).version_revision
     ssm.StringParameter(
         consumer, "Uses", parameter_name="/life/consumer/uses", string_value=revision
