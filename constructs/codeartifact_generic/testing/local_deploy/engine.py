@@ -28,8 +28,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Final, Self, TypedDict
 
 import boto3
 from botocore.config import Config
@@ -65,7 +64,20 @@ __all__ = ["DEFAULT_SSM_PARAMETERS", "DestroyFailed", "LocalCloudFormation"]
 #: SSM parameters that exist in a bootstrapped account; ``BootstrapVersion`` reads these.
 DEFAULT_SSM_PARAMETERS: Final[Mapping[str, str]] = {"/cdk-bootstrap/hnb659fds/version": "30"}
 _BOOTSTRAP_VERSION: Final = re.compile(r"^/cdk-bootstrap/[^/]+/version$")
-_DUMMY_KEY: Final = "testing"
+
+
+class _Credentials(TypedDict):
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    aws_session_token: str
+
+
+#: What the boto3 clients of the local endpoints sign with.
+_DUMMY_CREDENTIALS: Final[_Credentials] = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
 
 
 class DestroyFailed(LocalDeployError):
@@ -201,12 +213,7 @@ class LocalCloudFormation:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ services
@@ -224,9 +231,7 @@ class LocalCloudFormation:
                     "s3",
                     endpoint_url=self.s3_endpoint,
                     region_name=self.region,
-                    aws_access_key_id=_DUMMY_KEY,
-                    aws_secret_access_key=_DUMMY_KEY,
-                    aws_session_token=_DUMMY_KEY,
+                    **_DUMMY_CREDENTIALS,
                 )
             return self._s3
 
@@ -247,9 +252,7 @@ class LocalCloudFormation:
                     if self.codeartifact_ca_bundle
                     else None,
                     config=Config(retries={"mode": "standard", "max_attempts": 3}),
-                    aws_access_key_id=_DUMMY_KEY,
-                    aws_secret_access_key=_DUMMY_KEY,
-                    aws_session_token=_DUMMY_KEY,
+                    **_DUMMY_CREDENTIALS,
                 )
             return self._codeartifact
 

@@ -732,11 +732,12 @@ class StackUpdate:
         if provider.long_running:
             self.services.reporter.start(self.stack_name, action, logical_id, resource_type)
         request = self._request(logical_id, resource_type, properties)
+        # what the journal records if the operation fails (or is cancelled while it runs)
+        kind: Literal["create_failed", "update_failed"] = (
+            "create_failed" if current is None else "update_failed"
+        )
         with self._lock:
             if provider.long_running:
-                kind: Literal["create_failed", "update_failed"] = (
-                    "create_failed" if current is None else "update_failed"
-                )
                 self._running[logical_id] = _Entry(
                     kind, logical_id, resource_type, properties, before=current
                 )
@@ -746,6 +747,23 @@ class StackUpdate:
                 f"{action}_IN_PROGRESS",
                 physical_id=current.physical_id if current else "",
             )
+
+        def failed(physical_id: str | None, reason: str) -> _Failure:
+            with self._lock:
+                self.journal.append(
+                    _Entry(
+                        kind,
+                        logical_id,
+                        resource_type,
+                        properties,
+                        before=current,
+                        failed_physical_id=physical_id,
+                    )
+                )
+                self._event(logical_id, resource_type, f"{action}_FAILED", reason=reason)
+            self._report(action, logical_id, resource_type, provider, started, "FAILED", reason)
+            return _Failure(logical_id, reason)
+
         try:
             if current is None:
                 result = provider.create(ctx, request)
@@ -754,44 +772,14 @@ class StackUpdate:
         except ProviderError as exc:
             if self._late(logical_id, "FAILED"):
                 return None
-            self._failed(
-                action, logical_id, resource_type, properties, current, exc.physical_id, exc.reason
-            )
-            self._report(action, logical_id, resource_type, provider, started, "FAILED", exc.reason)
-            raise _Failure(logical_id, exc.reason) from None
+            raise failed(exc.physical_id, exc.reason) from None
         except Exception as exc:
             if self._late(logical_id, "an error"):
                 return None
-            reason = f"Internal error: {type(exc).__name__}: {exc}"
-            self._failed(action, logical_id, resource_type, properties, current, None, reason)
-            self._report(action, logical_id, resource_type, provider, started, "FAILED", reason)
-            raise _Failure(logical_id, reason) from exc
+            raise failed(None, f"Internal error: {type(exc).__name__}: {exc}") from exc
         if self._late(logical_id, "SUCCESS"):
             return None
         return result
-
-    def _failed(
-        self,
-        action: str,
-        logical_id: str,
-        resource_type: str,
-        properties: dict[str, Any],
-        current: ResourceState | None,
-        physical_id: str | None,
-        reason: str = "",
-    ) -> None:
-        with self._lock:
-            self.journal.append(
-                _Entry(
-                    "create_failed" if action == "CREATE" else "update_failed",
-                    logical_id,
-                    resource_type,
-                    properties,
-                    before=current,
-                    failed_physical_id=physical_id,
-                )
-            )
-            self._event(logical_id, resource_type, f"{action}_FAILED", reason=reason)
 
     @staticmethod
     def _record(
