@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from codeartifact_generic.handler.codeartifact import StatusChangeRejected
 from codeartifact_generic.handler.errors import PublishFailed
 from codeartifact_generic.handler.ports import ObjectInfo, StoredAsset, VersionState
-from codeartifact_generic.handler.properties import AssetSpec
+from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
 from codeartifact_generic.handler.streams import HashingBody, Readable
 
 _revisions = itertools.count(1)
@@ -34,6 +34,22 @@ T = TypeVar("T")
 def sha256(data: bytes) -> str:
     """Hex SHA256."""
     return hashlib.sha256(data).hexdigest()
+
+
+def version_request(*assets: AssetSpec, **changes: Any) -> VersionRequest:
+    """Version 1.0.0 of tools/mycli in repository ``r`` of domain ``d``, Published unless
+    ``changes`` say otherwise."""
+    fields: dict[str, Any] = {
+        "domain": "d",
+        "domain_owner": "123456789012",
+        "repository": "r",
+        "namespace": "tools",
+        "package": "mycli",
+        "version": "1.0.0",
+        "status": "Published",
+        **changes,
+    }
+    return VersionRequest(assets=assets, **fields)
 
 
 def service_error(code: str, message: str = "", *, operation: str = "Call") -> ClientError:

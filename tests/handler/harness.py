@@ -7,13 +7,14 @@ response goes over HTTPS to a local server at the event's ``ResponseURL``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from codeartifact_generic.handler import contract
 
@@ -237,6 +238,31 @@ def properties(
         contract.Prop.ASSETS: assets,
         **extra,
     }
+
+
+class InRepository(Protocol):
+    """Names a domain and a repository (a test's ``Repo``)."""
+
+    @property
+    def domain(self) -> str: ...
+    @property
+    def repository(self) -> str: ...
+
+
+def repo_properties(
+    repo: InRepository, assets: list[dict[str, str]], **extra: str
+) -> dict[str, Any]:
+    """:func:`properties` of tools/mycli in ``repo``'s domain and repository."""
+    return properties(domain=repo.domain, repository=repo.repository, assets=assets, **extra)
+
+
+def asset_entry(bucket: str, name: str, declared: bytes | None = None) -> dict[str, str]:
+    """An ``Assets`` entry for the object ``k/<name>``, with the SHA256 and size of
+    ``declared`` when given (as synth knows them for a local file)."""
+    entry = {"Name": name, "Bucket": bucket, "Key": f"k/{name}"}
+    if declared is not None:
+        entry |= {"Sha256": hashlib.sha256(declared).hexdigest(), "Size": str(len(declared))}
+    return entry
 
 
 def dump(outcome: Outcome) -> str:

@@ -6,21 +6,10 @@ import hashlib
 
 from codeartifact_generic.handler.attributes import response_data
 from codeartifact_generic.handler.ports import VersionState
-from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
+from codeartifact_generic.handler.properties import AssetSpec
 from codeartifact_generic.handler.publishing import PublishResult
 
-
-def _request(specs: tuple[AssetSpec, ...]) -> VersionRequest:
-    return VersionRequest(
-        domain="d",
-        domain_owner="123456789012",
-        repository="r",
-        namespace="tools",
-        package="mycli",
-        version="1.0.0",
-        status="Published",
-        assets=specs,
-    )
+from .fakes import version_request
 
 
 def test_response_data_is_trimmed_to_fit_keeping_unknown_hashes_first() -> None:
@@ -32,7 +21,7 @@ def test_response_data_is_trimmed_to_fit_keeping_unknown_hashes_first() -> None:
     )
     many = PublishResult(VersionState("Published", "rev-1"), tuple(hashes))
     # WHEN the data must fit a small budget
-    data = response_data(_request(specs), many, lambda d: len(str(d)) < 2000)
+    data = response_data(version_request(*specs), many, lambda d: len(str(d)) < 2000)
     # THEN the core attributes are all there, hashes are cut and the cut is flagged
     assert data["VersionRevision"] == many.state.revision
     assert data["AssetHashesTruncated"] == "true"
@@ -45,7 +34,7 @@ def test_response_data_is_trimmed_to_fit_keeping_unknown_hashes_first() -> None:
 def test_response_data_holds_every_attribute_and_hash_when_they_fit() -> None:
     spec = AssetSpec(name="a.bin", bucket="b", key="k")
     result = PublishResult(VersionState("Unlisted", "rev-2"), ("f" * 64,))
-    data = response_data(_request((spec,)), result, lambda _d: True)
+    data = response_data(version_request(spec), result, lambda _d: True)
     assert data == {
         "VersionRevision": "rev-2",
         "Status": "Unlisted",

@@ -12,17 +12,14 @@ from codeartifact_generic.handler import contract
 from codeartifact_generic.handler.contract import ResourceId
 
 from .conftest import Repo, Servers
-from .harness import ACCOUNT, CustomResourceHarness, dump, properties
+from .harness import ACCOUNT, CustomResourceHarness, asset_entry, dump, repo_properties
 
 
 def _asset(
     servers: Servers, repo: Repo, name: str, data: bytes, *, declare: bool = True
 ) -> dict[str, str]:
     servers.s3_client().put_object(Bucket=repo.bucket, Key=f"k/{name}", Body=data)
-    entry = {"Name": name, "Bucket": repo.bucket, "Key": f"k/{name}"}
-    if declare:
-        entry |= {"Sha256": hashlib.sha256(data).hexdigest(), "Size": str(len(data))}
-    return entry
+    return asset_entry(repo.bucket, name, data if declare else None)
 
 
 def _version(servers: Servers, repo: Repo, wait_seconds: float = 0.0) -> dict[str, Any] | None:
@@ -52,10 +49,9 @@ def test_create_answers_success_with_revision_status_and_hashes(
     servers: Servers, repo: Repo, harness: CustomResourceHarness
 ) -> None:
     # GIVEN two assets in S3, one declared with its hash and one not
-    props = properties(
-        domain=repo.domain,
-        repository=repo.repository,
-        assets=[
+    props = repo_properties(
+        repo,
+        [
             _asset(servers, repo, "a.tgz", b"A" * 5000),
             _asset(servers, repo, "b.txt", b"bee", declare=False),
         ],
@@ -87,9 +83,7 @@ def test_duplicate_create_is_idempotent(
     servers: Servers, repo: Repo, harness: CustomResourceHarness
 ) -> None:
     # GIVEN a created version
-    props = properties(
-        domain=repo.domain, repository=repo.repository, assets=[_asset(servers, repo, "a", b"x")]
-    )
+    props = repo_properties(repo, [_asset(servers, repo, "a", b"x")])
     with harness.stack_operation():
         first = harness.send("Create", props, request_id="same-request")
         assert first.response is not None
@@ -105,10 +99,9 @@ def test_failed_create_reason_is_short_and_rollback_delete_succeeds(
     servers: Servers, repo: Repo, harness: CustomResourceHarness
 ) -> None:
     # GIVEN an asset whose object is missing
-    props = properties(
-        domain=repo.domain,
-        repository=repo.repository,
-        assets=[
+    props = repo_properties(
+        repo,
+        [
             {
                 "Name": "gone.bin",
                 "Bucket": repo.bucket,
@@ -158,11 +151,11 @@ def test_update_to_a_new_version_returns_a_new_physical_id(
 ) -> None:
     # GIVEN version 1.0.0 created
     assets = [_asset(servers, repo, "a", b"x")]
-    old = properties(domain=repo.domain, repository=repo.repository, assets=assets)
+    old = repo_properties(repo, assets)
     created = harness.send("Create", old)
     assert created.response and created.response.succeeded
     # WHEN the stack bumps the version
-    new = properties(domain=repo.domain, repository=repo.repository, assets=assets, version="1.0.1")
+    new = repo_properties(repo, assets, version="1.0.1")
     updated = harness.send(
         "Update", new, old_properties=old, physical_id=created.response.physical_resource_id
     )
@@ -190,7 +183,7 @@ def test_response_stays_under_4096_bytes_with_many_assets(
     assets = [
         _asset(servers, repo, f"{'long-asset-name-' * 3}{i:03}.bin", bytes([i])) for i in range(60)
     ]
-    props = properties(domain=repo.domain, repository=repo.repository, assets=assets)
+    props = repo_properties(repo, assets)
     # WHEN Create runs
     outcome = harness.send("Create", props)
     # THEN SUCCESS, the body fits, hashes were trimmed and flagged
@@ -205,9 +198,7 @@ def test_event_without_stack_id_still_gets_a_failed_answer(
     servers: Servers, repo: Repo, harness: CustomResourceHarness
 ) -> None:
     # GIVEN an event that lacks StackId (crhelper alone would never answer)
-    props = properties(
-        domain=repo.domain, repository=repo.repository, assets=[_asset(servers, repo, "a", b"x")]
-    )
+    props = repo_properties(repo, [_asset(servers, repo, "a", b"x")])
     # WHEN it is delivered
     outcome = harness.send("Create", props, raw_event={"StackId": None})
     # THEN a FAILED answer naming the problem reaches the ResponseURL
@@ -222,10 +213,9 @@ def test_slow_publish_stops_before_the_timeout_and_its_late_landing_is_rolled_ba
 ) -> None:
     # GIVEN a CodeArtifact that holds its answer to the first publish for 4 s, and a Lambda
     # timeout of 8 s (the handler's margin is 5 s)
-    props = properties(
-        domain=repo.domain,
-        repository=repo.repository,
-        assets=[_asset(servers, repo, "first", b"1"), _asset(servers, repo, "second", b"2")],
+    props = repo_properties(
+        repo,
+        [_asset(servers, repo, "first", b"1"), _asset(servers, repo, "second", b"2")],
     )
     answered_late = threading.Event()
 
@@ -263,12 +253,8 @@ def test_a_version_that_existed_before_the_resource_survives_destroy(
 ) -> None:
     # GIVEN a version that already exists, identical, before the stack declares it
     asset = _asset(servers, repo, "a", b"x")
-    harness.send(
-        "Create", properties(domain=repo.domain, repository=repo.repository, assets=[asset])
-    )
-    props = properties(
-        domain=repo.domain, repository=repo.repository, assets=[asset], RemovalPolicy="Destroy"
-    )
+    harness.send("Create", repo_properties(repo, [asset]))
+    props = repo_properties(repo, [asset], RemovalPolicy="Destroy")
     # WHEN a new resource creates it, then changes its status, then is deleted
     with harness.stack_operation():
         created = harness.send("Create", props)
@@ -291,10 +277,9 @@ def test_a_version_that_existed_before_the_resource_survives_destroy(
 def test_destroy_deletes_a_version_this_resource_created(
     servers: Servers, repo: Repo, harness: CustomResourceHarness
 ) -> None:
-    props = properties(
-        domain=repo.domain,
-        repository=repo.repository,
-        assets=[_asset(servers, repo, "a", b"x")],
+    props = repo_properties(
+        repo,
+        [_asset(servers, repo, "a", b"x")],
         RemovalPolicy="Destroy",
         OnDelete="Delete",
     )

@@ -29,20 +29,19 @@ from codeartifact_generic.handler.s3_source import S3ObjectSource
 from codeartifact_generic.handler.streams import AssetContentMismatch, Readable
 
 from .conftest import ACCOUNT, Repo, Servers
+from .fakes import version_request
 
 
 def _request(
     repo: Repo, assets: list[AssetSpec], *, version: str = "1.0.0", status: str = "Published"
 ) -> VersionRequest:
-    return VersionRequest(
+    return version_request(
+        *assets,
         domain=repo.domain,
         domain_owner=ACCOUNT,
         repository=repo.repository,
-        namespace="tools",
-        package="mycli",
         version=version,
         status=status,
-        assets=tuple(assets),
     )
 
 
@@ -84,9 +83,9 @@ def _store(servers: Servers, request: VersionRequest) -> CodeArtifactVersion:
     return CodeArtifactVersion(servers.codeartifact_client(), request)
 
 
-def _stored(servers: Servers, request: VersionRequest) -> tuple[str, dict[str, str]]:
-    client = servers.codeartifact_client()
-    coords = {
+def _coordinates(request: VersionRequest) -> dict[str, Any]:
+    """The requested version, as CodeArtifact's API names it."""
+    return {
         "domain": request.domain,
         "repository": request.repository,
         "format": "generic",
@@ -94,6 +93,11 @@ def _stored(servers: Servers, request: VersionRequest) -> tuple[str, dict[str, s
         "package": request.package,
         "packageVersion": request.version,
     }
+
+
+def _stored(servers: Servers, request: VersionRequest) -> tuple[str, dict[str, str]]:
+    client = servers.codeartifact_client()
+    coords = _coordinates(request)
     status = client.describe_package_version(**coords)["packageVersion"]["status"]
     assets = client.list_package_version_assets(**coords)["assets"]
     return status, {a["name"]: a["hashes"]["SHA-256"] for a in assets}
@@ -102,14 +106,7 @@ def _stored(servers: Servers, request: VersionRequest) -> tuple[str, dict[str, s
 def _absent(servers: Servers, request: VersionRequest) -> bool:
     client = servers.codeartifact_client()
     try:
-        client.describe_package_version(
-            domain=request.domain,
-            repository=request.repository,
-            format="generic",
-            namespace=request.namespace,
-            package=request.package,
-            packageVersion=request.version,
-        )
+        client.describe_package_version(**_coordinates(request))
     except client.exceptions.ResourceNotFoundException:
         return True
     return False
@@ -219,12 +216,7 @@ def test_version_finished_by_another_writer_meanwhile_counts_as_success(
         servers.emulator.before_dispatch.remove(other_writer_first)
         if operation == "PublishPackageVersion":
             other.publish_package_version(
-                domain=repo.domain,
-                repository=repo.repository,
-                format="generic",
-                namespace="tools",
-                package="mycli",
-                packageVersion="1.0.0",
+                **_coordinates(request),
                 assetName="a.bin",
                 assetContent=b"same bytes",
                 assetSHA256=hashlib.sha256(b"same bytes").hexdigest(),

@@ -29,6 +29,7 @@ from codeartifact_generic.handler.removal import owned_by
 from codeartifact_generic.handler.streams import AssetContentMismatch
 
 from .fakes import FakeObjects, FakeVersion, service_error, sha256
+from .fakes import version_request as request
 
 BUCKET = "assets"
 
@@ -76,20 +77,6 @@ def spec(name: str, data: bytes | None) -> AssetSpec:
         key=f"k/{name}",
         sha256=sha256(data) if data is not None else None,
         size=len(data) if data is not None else None,
-    )
-
-
-def request(*assets: AssetSpec, status: str = "Published", **changes: Any) -> VersionRequest:
-    return VersionRequest(
-        domain="d",
-        domain_owner="123456789012",
-        repository="r",
-        namespace="tools",
-        package="mycli",
-        version="1.0.0",
-        status=status,
-        assets=assets,
-        **changes,
     )
 
 

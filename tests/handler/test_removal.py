@@ -13,21 +13,11 @@ from codeartifact_generic.handler.ports import VersionState
 from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
 from codeartifact_generic.handler.removal import discard_created_since, owned_by, remove
 
-from .fakes import FakeVersion
+from .fakes import FakeVersion, version_request
 
 
 def _request(**changes: Any) -> VersionRequest:
-    request = VersionRequest(
-        domain="d",
-        domain_owner="123456789012",
-        repository="r",
-        namespace="tools",
-        package="mycli",
-        version="1.0.0",
-        status="Published",
-        assets=(AssetSpec(name="a.bin", bucket="b", key="k/a.bin"),),
-    )
-    return dataclasses.replace(request, **changes)
+    return version_request(AssetSpec(name="a.bin", bucket="b", key="k/a.bin"), **changes)
 
 
 def _published(status: str = "Published", age: timedelta = timedelta(days=1)) -> FakeVersion:

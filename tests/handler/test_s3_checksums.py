@@ -30,7 +30,7 @@ from codeartifact_generic.testing.local_deploy.assets import MIN_PART_SIZE, uplo
 from codeartifact_generic.testing.s3_proxy import S3FaultProxy
 
 from .conftest import Repo, Servers
-from .harness import CustomResourceHarness, Outcome, dump, properties
+from .harness import CustomResourceHarness, Outcome, asset_entry, dump, repo_properties
 
 SMALL = 1000
 #: Just above the CLI's multipart threshold: two parts.
@@ -76,10 +76,15 @@ def _upload(servers: Servers, repo: Repo, tmp_path: Path, name: str, size: int) 
 
 
 def _entry(repo: Repo, name: str, declared: bytes | None = None) -> dict[str, str]:
-    entry = {"Name": name, "Bucket": repo.bucket, "Key": f"k/{name}"}
-    if declared is not None:
-        entry |= {"Sha256": hashlib.sha256(declared).hexdigest(), "Size": str(len(declared))}
-    return entry
+    return asset_entry(repo.bucket, name, declared)
+
+
+def _create(
+    harness: CustomResourceHarness, proxy: S3FaultProxy, repo: Repo, *assets: dict[str, str]
+) -> Outcome:
+    """CloudFormation's Create of ``assets``, the proxy's record of reads started afresh."""
+    proxy.clear()
+    return harness.send("Create", repo_properties(repo, list(assets)))
 
 
 def _paths(outcome: Outcome) -> dict[str, str]:
@@ -112,15 +117,9 @@ def test_unknown_sha256_uses_the_full_object_checksum_and_hashes_a_composite_one
     # GIVEN a small and a just-above-threshold object, uploaded like `cdk deploy`, no SHA256
     small = _upload(servers, repo, tmp_path, "small.bin", SMALL)
     big = _upload(servers, repo, tmp_path, "big.bin", ABOVE)
-    proxy.clear()
     # WHEN CloudFormation sends Create
-    outcome = reading_harness.send(
-        "Create",
-        properties(
-            domain=repo.domain,
-            repository=repo.repository,
-            assets=[_entry(repo, "small.bin"), _entry(repo, "big.bin")],
-        ),
+    outcome = _create(
+        reading_harness, proxy, repo, _entry(repo, "small.bin"), _entry(repo, "big.bin")
     )
     # THEN both assets are published with the objects' real SHA256
     assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
@@ -144,14 +143,8 @@ def test_declared_sha256_of_a_multipart_object_is_not_compared_with_its_composit
 ) -> None:
     # GIVEN a multipart-uploaded object whose SHA256 synth computed (a file asset above 5 MiB)
     big = _upload(servers, repo, tmp_path, "big.bin", ABOVE)
-    proxy.clear()
     # WHEN CloudFormation sends Create
-    outcome = reading_harness.send(
-        "Create",
-        properties(
-            domain=repo.domain, repository=repo.repository, assets=[_entry(repo, "big.bin", big)]
-        ),
-    )
+    outcome = _create(reading_harness, proxy, repo, _entry(repo, "big.bin", big))
     # THEN it is streamed under the declared hash (no false "changed since synth") in one read
     assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
     assert outcome.response.data[contract.Attr.asset_sha256(0)] == hashlib.sha256(big).hexdigest()
@@ -168,16 +161,8 @@ def test_declared_sha256_that_differs_from_the_full_object_checksum_fails_before
 ) -> None:
     # GIVEN a small object whose stored FULL_OBJECT SHA256 is not the one synth saw
     _upload(servers, repo, tmp_path, "small.bin", SMALL)
-    proxy.clear()
     # WHEN CloudFormation sends Create
-    outcome = reading_harness.send(
-        "Create",
-        properties(
-            domain=repo.domain,
-            repository=repo.repository,
-            assets=[_entry(repo, "small.bin", os.urandom(SMALL))],
-        ),
-    )
+    outcome = _create(reading_harness, proxy, repo, _entry(repo, "small.bin", os.urandom(SMALL)))
     # THEN it fails naming the asset, from the HEAD alone: the object is never downloaded
     assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
     assert "small.bin" in outcome.response.reason
