@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
 from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
 from codeartifact_generic.testing.emulator.faults import Call
 from codeartifact_generic.testing.local_deploy.cloudformation_api import (
@@ -22,9 +23,8 @@ from codeartifact_generic.testing.local_deploy.cloudformation_api import (
     StackDirectory,
 )
 from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
-from codeartifact_generic.testing.s3 import DUMMY_CREDENTIALS, MotoS3Server
-from codeartifact_generic.testing.s3_proxy import S3FaultProxy
 from handler.harness import CustomResourceHarness, Outcome, properties
+from scaffolding.s3_fault_proxy import S3FaultProxy
 
 REGION = "us-east-1"
 NAMESPACE = "tools"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
 from codeartifact_generic.testing.emulator import CodeArtifactEmulator
-from codeartifact_generic.testing.s3 import DUMMY_CREDENTIALS, MotoS3Server
 
 from .harness import CustomResourceHarness
 

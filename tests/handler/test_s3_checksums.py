@@ -27,7 +27,7 @@ from codeartifact_generic.handler import contract
 from codeartifact_generic.handler.s3_source import _full_object_sha256
 
 from codeartifact_generic.testing.local_deploy.assets import MIN_PART_SIZE, upload_like_cdk
-from codeartifact_generic.testing.s3_proxy import S3FaultProxy
+from scaffolding.s3_fault_proxy import S3FaultProxy
 
 from .conftest import Repo, Servers
 from .harness import CustomResourceHarness, Outcome, asset_entry, dump, repo_properties

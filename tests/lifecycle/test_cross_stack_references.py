@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from codeartifact_generic.testing.lifecycle import LifecycleDriver, Step
-from codeartifact_generic.testing.local_deploy import LocalCloudFormation
-from codeartifact_generic.testing.local_env import LocalEnvironment
+from codeartifact_generic.testing import LocalEnvironment
+from codeartifact_generic.testing._lifecycle import LifecycleDriver, Step
+from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
 
 from .conftest import Lifecycle
 from .lifecycle_app import DEFAULT_STRENGTH, Knobs

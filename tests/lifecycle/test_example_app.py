@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from codeartifact_generic.testing.demo import inspect, synthesize
-from codeartifact_generic.testing.local_deploy import LocalCloudFormation
-from codeartifact_generic.testing.local_env import LocalEnvironment
+from codeartifact_generic.testing import LocalEnvironment
+from codeartifact_generic.testing._demo import inspect, synthesize
+from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
 
 REPO = Path(__file__).resolve().parents[2]
 CDK_CLI = REPO / "node_modules" / ".bin" / "cdk"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from codeartifact_generic.testing.s3 import MotoS3Server
+from codeartifact_generic.testing._s3 import MotoS3Server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -10,14 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from codeartifact_generic.testing.local_deploy import (
-    AssemblyError,
-    CloudAssembly,
-    make_event,
-    publish_assets,
-    stringify_properties,
-    zip_directory,
-)
+from codeartifact_generic.testing.local_deploy.assembly import AssemblyError, CloudAssembly
+from codeartifact_generic.testing.local_deploy.assets import publish_assets, zip_directory
+from codeartifact_generic.testing.local_deploy.events import make_event, stringify_properties
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -238,7 +233,7 @@ def test_events_stringify_scalars_like_cloudformation() -> None:
 
 def test_moto_server_binds_a_free_loopback_port() -> None:
     # GIVEN/WHEN two servers are started on port 0
-    from codeartifact_generic.testing.s3 import MotoS3Server
+    from codeartifact_generic.testing._s3 import MotoS3Server
 
     with MotoS3Server() as first, MotoS3Server() as second:
         # THEN each has its own concrete port on 127.0.0.1 and answers S3 calls

@@ -12,12 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from rich.console import Console
 
-from codeartifact_generic.testing.local_deploy import (
-    DeploymentFailed,
-    DestroyFailed,
-    LocalCloudFormation,
-)
-from codeartifact_generic.testing.s3 import MotoS3Server
+from codeartifact_generic.testing._s3 import MotoS3Server
+from codeartifact_generic.testing.local_deploy.engine import DestroyFailed, LocalCloudFormation
+from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from codeartifact_generic.testing.local_deploy import DeploymentFailed, LocalCloudFormation
-from codeartifact_generic.testing.s3 import MotoS3Server
+from codeartifact_generic.testing._s3 import MotoS3Server
+from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
 from .kit import AssemblyWriter, bootstrap_parameter_and_rule
 

@@ -19,8 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from codeartifact_generic.testing.local_deploy import DeploymentFailed, LocalCloudFormation
-from codeartifact_generic.testing.s3 import MotoS3Server
+from codeartifact_generic.testing._s3 import MotoS3Server
+from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
 from .kit import AssemblyWriter
 

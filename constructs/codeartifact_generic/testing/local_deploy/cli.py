@@ -2,7 +2,9 @@
 
 Another module owns the top-level parser; it calls :func:`add_local_deploy_commands` with its
 subparsers and then ``args.func(args)``, which returns the exit code (0 success, 1 the
-deployment or deletion failed, 2 bad input). This module also runs on its own::
+deployment or deletion failed, 2 bad input or an endpoint that does not answer: both servers
+are asked something before anything is deployed). To start the servers too, use ``up``. This
+module also runs on its own::
 
     python -m codeartifact_generic.testing.local_deploy deploy cdk.out \\
         --s3-endpoint http://127.0.0.1:5000 --codeartifact-endpoint http://127.0.0.1:5001
@@ -18,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from .._local_env import EndpointUnavailable, check_endpoints
 from .assembly import AssemblyError
 from .engine import LocalCloudFormation
 from .stack_update import LocalDeployError
@@ -126,7 +129,14 @@ def parse_parameters(values: Sequence[str]) -> dict[str, dict[str, str]]:
 
 def _engine(args: argparse.Namespace, *, rollback: bool = True) -> LocalCloudFormation:
     if not args.s3_endpoint:
-        raise ValueError("no S3 endpoint: pass --s3-endpoint or set AWS_ENDPOINT_URL_S3")
+        raise ValueError(
+            "no S3 endpoint: pass --s3-endpoint or set AWS_ENDPOINT_URL_S3 (or let `up` start "
+            "the servers)"
+        )
+    if not args.codeartifact_ca_bundle:  # an HTTPS emulator's CA is the engine's business
+        check_endpoints(
+            {"s3": args.s3_endpoint, "codeartifact": args.codeartifact_endpoint}, args.region
+        )
     return LocalCloudFormation(
         args.state_dir,
         s3_endpoint=args.s3_endpoint,
@@ -142,7 +152,7 @@ def _engine(args: argparse.Namespace, *, rollback: bool = True) -> LocalCloudFor
 
 def run_deploy(args: argparse.Namespace) -> int:
     """The ``deploy`` command."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         parameters = parse_parameters(args.parameters)
         with _engine(args, rollback=not args.no_rollback) as engine:
@@ -152,7 +162,7 @@ def run_deploy(args: argparse.Namespace) -> int:
                 exclusively=args.exclusively,
                 parameters=parameters,
             )
-    except (ValueError, AssemblyError) as exc:
+    except (ValueError, AssemblyError, EndpointUnavailable) as exc:
         console.print(f"error: {exc}", markup=False)
         return 2
     except LocalDeployError as exc:
@@ -163,11 +173,11 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_destroy(args: argparse.Namespace) -> int:
     """The ``destroy`` command."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         with _engine(args) as engine:
             engine.destroy(args.assembly, args.stacks or None, exclusively=args.exclusively)
-    except (ValueError, AssemblyError) as exc:
+    except (ValueError, AssemblyError, EndpointUnavailable) as exc:
         console.print(f"error: {exc}", markup=False)
         return 2
     except LocalDeployError as exc:

@@ -10,6 +10,17 @@ real AWS) and ``SSL_CERT_FILE``
 (plus ``AWS_CA_BUNDLE``) naming the local CAs. Its output goes line by line to a log file and,
 optionally, to an echo callback. It is killed (with its process group) when it overruns its
 timeout plus a margin.
+
+Layers: Lambda extracts a function's layers, in order, into ``/opt`` and puts ``/opt/bin`` on
+``PATH`` and ``/opt/python`` (and ``/opt/python/lib/pythonX.Y/site-packages``) on ``sys.path``.
+Locally the layers stay in their own directories (see :attr:`LambdaFunction.layers`): their
+directory is put on those paths, and a ``sitecustomize`` written next to the runs makes
+programs the handler starts by an absolute ``/opt/...`` path run from it; a script whose
+shebang names a Python interpreter (the AWS CLI layer's ``#!/var/lang/bin/python``) runs with
+the handler's interpreter. This is what ``aws_s3_deployment.BucketDeployment`` needs: its
+handler runs ``/opt/awscli/aws`` from the ``AwsCliLayer`` (aws-cdk
+``packages/aws-cdk-lib/aws-s3-deployment/lib/lambda/index.py``, ``aws_command``). A program
+started through a shell, or a file the handler opens under ``/opt``, is not redirected.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = [
+    "OPT_VARIABLE",
     "UNREACHABLE_ENDPOINT",
     "Invocation",
     "LambdaFunction",
@@ -46,6 +58,53 @@ __all__ = [
 UNREACHABLE_ENDPOINT: Final = "http://127.0.0.1:9"
 
 _BOOTSTRAP_SOURCE: Final = Path(__file__).with_name("_bootstrap.py").read_text(encoding="utf-8")
+
+#: The variable that tells the handler process where its ``/opt`` (its layers) is.
+OPT_VARIABLE: Final = "_LOCAL_LAMBDA_OPT"
+
+#: ``sitecustomize`` of handler processes whose function has layers: programs started by an
+#: absolute ``/opt/...`` path run from the layers' directory (only the standard library here).
+_OPT_SHIM: Final = f'''"""Local Lambda: the function's layers are in ${OPT_VARIABLE}, not /opt."""
+import os
+import subprocess
+import sys
+
+_OPT = os.environ.get("{OPT_VARIABLE}")
+
+
+def _python_script(path):
+    try:
+        with open(path, "rb") as script:
+            first = script.readline(256)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
+
+
+def _local(args):
+    if isinstance(args, str):
+        args = [args]
+    elif not (isinstance(args, (list, tuple)) and args and isinstance(args[0], str)):
+        return args
+    program = args[0]
+    if not (program == "/opt" or program.startswith("/opt/")):
+        return args
+    program = _OPT + program[len("/opt"):]
+    if _python_script(program):
+        return [sys.executable, program, *args[1:]]
+    return [program, *args[1:]]
+
+
+if _OPT:
+    _popen_init = subprocess.Popen.__init__
+
+    def _init(self, args, *rest, **options):
+        if not options.get("shell") and options.get("executable") is None:
+            args = _local(args)
+        _popen_init(self, args, *rest, **options)
+
+    subprocess.Popen.__init__ = _init
+'''
 
 #: Environment variables a function may not set (Lambda rejects them), so ours win.
 _RESERVED: Final = frozenset(
@@ -80,6 +139,9 @@ class LambdaFunction:
     memory_mb: int = 128
     environment: Mapping[str, str] = field(default_factory=dict)
     arn: str = ""
+    #: Directories holding the contents of the function's layers, in the function's order
+    #: (a later layer's files win, as when Lambda extracts them into ``/opt``).
+    layers: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,6 +327,9 @@ class LambdaRunner:
                 "AWS_EC2_METADATA_DISABLED": "true",
             }
         )
+        _drop_missing_ca_bundle(env)
+        if function.layers:
+            self._add_layers(env, function, run_dir)
         if self.s3_endpoint:
             env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint
         if self.codeartifact_endpoint:
@@ -277,6 +342,31 @@ class LambdaRunner:
             if self.codeartifact_ca_bundle is not None:
                 env["AWS_CA_BUNDLE"] = str(bundle)
         return env
+
+    def _add_layers(self, env: dict[str, str], function: LambdaFunction, run_dir: Path) -> None:
+        """What Lambda does with ``/opt``, with the layers' directory instead."""
+        opt = function.layers[0] if len(function.layers) == 1 else _merge(function.layers, run_dir)
+        version = function.runtime.removeprefix("python") or "3"
+        env["PYTHONPATH"] = os.pathsep.join(
+            [
+                str(function.code_dir),
+                str(opt / "python"),
+                str(opt / "python" / "lib" / f"python{version}" / "site-packages"),
+                str(self._shim_dir()),
+            ]
+        )
+        env["PATH"] = f"{opt / 'bin'}{os.pathsep}{env['PATH']}"
+        env[OPT_VARIABLE] = str(opt)
+
+    def _shim_dir(self) -> Path:
+        shim = self.work_dir / "opt-shim"
+        source = shim / "sitecustomize.py"
+        if not source.exists() or source.read_text(encoding="utf-8") != _OPT_SHIM:
+            shim.mkdir(parents=True, exist_ok=True)
+            partial = shim / f".sitecustomize-{uuid.uuid4().hex}"
+            partial.write_text(_OPT_SHIM, encoding="utf-8")
+            partial.replace(source)  # atomic: parallel invocations never read half a file
+        return shim
 
     def invoke(
         self,
@@ -395,6 +485,31 @@ class LambdaRunner:
             error_message=outcome.get("errorMessage"),
             result=outcome.get("result"),
         )
+
+
+def _drop_missing_ca_bundle(env: dict[str, str]) -> None:
+    """Drop an ``AWS_CA_BUNDLE`` of the Lambda image that does not exist here.
+
+    ``BucketDeployment`` sets ``/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem``, the
+    Amazon Linux bundle; elsewhere botocore would refuse every HTTPS call with it.
+    """
+    bundle = env.get("AWS_CA_BUNDLE")
+    if bundle and not Path(bundle).exists():
+        del env["AWS_CA_BUNDLE"]
+
+
+def _merge(layers: tuple[Path, ...], run_dir: Path) -> Path:
+    """One ``/opt`` for several layers: symbolic links to their files, later layers winning."""
+    opt = run_dir / "opt"
+    for layer in layers:
+        for path in sorted(layer.rglob("*")):
+            if path.is_dir() and not path.is_symlink():
+                continue
+            link = opt / path.relative_to(layer)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)
+            link.symlink_to(path)
+    return opt
 
 
 def _elapsed_until_start(started_file: Path, began_monotonic: float) -> float:

@@ -1,12 +1,16 @@
 """Resource providers: what Create/Update/Delete means for each resource type locally.
 
 Emulated against local servers: ``AWS::CodeArtifact::Domain`` and ``::Repository`` (the
-CodeArtifact endpoint), ``AWS::S3::Bucket`` (the S3 endpoint). Recorded with their
+CodeArtifact endpoint), ``AWS::S3::Bucket`` with its tags (the S3 endpoint), and
+``Custom::S3AutoDeleteObjects`` (what the CDK's Node.js handler does for
+``Bucket(auto_delete_objects=True)``, done here in Python). Recorded with their
 configuration: ``AWS::Lambda::Function`` (code unpacked into the state directory so custom
-resources can run it), ``AWS::SSM::Parameter`` (the value is kept for ``{{resolve:ssm:…}}``
-and ``AWS::SSM::Parameter::Value<String>`` parameters), ``AWS::IAM::*`` (nothing to enforce
-locally). Every other type gets :class:`RecordOnlyProvider`: recorded, not emulated, with a
-visible warning. Custom resources live in :mod:`.custom_resources`.
+resources can run it) and ``AWS::Lambda::LayerVersion`` (content unpacked too: a function's
+layers are its ``/opt``, see :mod:`.lambda_runner`), ``AWS::SSM::Parameter`` (the value is
+kept for ``{{resolve:ssm:…}}`` and ``AWS::SSM::Parameter::Value<String>`` parameters),
+``AWS::IAM::*`` (nothing to enforce locally). Every other type gets
+:class:`RecordOnlyProvider`: recorded, not emulated, with a visible warning. Custom resources
+live in :mod:`.custom_resources`.
 
 Providers raise :class:`ProviderError` with a CloudFormation-like reason on failure.
 """
@@ -14,9 +18,12 @@ Providers raise :class:`ProviderError` with a CloudFormation-like reason on fail
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import string
+import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,17 +49,20 @@ __all__ = [
     "CodeArtifactRepositoryProvider",
     "IamProvider",
     "LambdaFunctionProvider",
+    "LambdaLayerVersionProvider",
     "ProviderContext",
     "ProviderError",
     "ProvisionResult",
     "RecordOnlyProvider",
     "ResourceProvider",
     "ResourceRequest",
+    "S3AutoDeleteObjectsProvider",
     "S3BucketProvider",
     "SsmParameterProvider",
     "default_providers",
     "generate_name",
     "lambda_function_from_state",
+    "layer_content_dir",
 ]
 
 _RANDOM_ALPHABET: Final = string.ascii_uppercase + string.digits
@@ -305,6 +315,7 @@ class S3BucketProvider(ResourceProvider):
             if isinstance(exc, ClientError) and _error_code(exc) == "BucketAlreadyOwnedByYou":
                 raise ProviderError(f"{name} already exists") from None
             raise ProviderError(_client_reason(exc)) from None
+        self._tag(ctx, name, [], request.properties.get("Tags") or [])
         suffix = "amazonaws.com"
         return ProvisionResult(
             physical_id=name,
@@ -317,6 +328,38 @@ class S3BucketProvider(ResourceProvider):
             },
         )
 
+    def update(
+        self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
+    ) -> ProvisionResult:
+        """A new ``BucketName`` replaces; new ``Tags`` are applied in place."""
+        if self.requires_replacement(current.properties, request.properties):
+            return super().update(ctx, request, current)
+        self._tag(
+            ctx,
+            current.physical_id,
+            current.properties.get("Tags") or [],
+            request.properties.get("Tags") or [],
+        )
+        return ProvisionResult(
+            current.physical_id, dict(current.attributes), dict(current.internal)
+        )
+
+    @staticmethod
+    def _tag(ctx: ProviderContext, bucket: str, old: list[Any], new: list[Any]) -> None:
+        """The bucket's tags (CDK tags buckets for ``auto_delete_objects`` and for the
+        ``BucketDeployment``s that own a prefix; both handlers read them)."""
+        if old == new:
+            return
+        tags = [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in new]
+        s3 = ctx.s3()
+        try:
+            if tags:
+                s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})  # type: ignore[typeddict-item]
+            else:
+                s3.delete_bucket_tagging(Bucket=bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise ProviderError(_client_reason(exc)) from None
+
     def delete(
         self, ctx: ProviderContext, resource: ResourceState, stack_name: str, stack_id: str
     ) -> None:
@@ -326,6 +369,66 @@ class S3BucketProvider(ResourceProvider):
         except ClientError as exc:
             if _error_code(exc) in ("NoSuchBucket", "404"):
                 return
+            raise ProviderError(_client_reason(exc)) from None
+
+
+#: The tag CDK puts on a bucket with ``auto_delete_objects=True``.
+_AUTO_DELETE_TAG: Final = "aws-cdk:auto-delete-objects"
+
+
+class S3AutoDeleteObjectsProvider(ResourceProvider):
+    """``Custom::S3AutoDeleteObjects`` (``Bucket(auto_delete_objects=True)``), natively.
+
+    CDK backs it with a Node.js function, which cannot run here; this does what that handler
+    does (aws-cdk ``packages/@aws-cdk/custom-resource-handlers/lib/aws-s3/
+    auto-delete-objects-handler/index.ts``): nothing on Create, the new bucket name as the
+    physical id on Update, and on Delete every object version and delete marker of
+    ``BucketName`` is removed when the bucket still carries the ``aws-cdk:auto-delete-objects``
+    tag (a bucket that is gone counts as emptied). The deny-``PutObject`` policy the handler
+    sets first (against writers racing the deletion) is not emulated.
+    """
+
+    def create(self, ctx: ProviderContext, request: ResourceRequest) -> ProvisionResult:
+        """Nothing to do; the physical id is a request id, as the handler framework answers."""
+        return ProvisionResult(physical_id=str(uuid.uuid4()))
+
+    def update(
+        self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
+    ) -> ProvisionResult:
+        """The bucket name becomes the physical id (the handler's ``onUpdate``)."""
+        bucket = request.properties.get("BucketName") or current.properties.get("BucketName")
+        return ProvisionResult(physical_id=str(bucket or current.physical_id))
+
+    def delete(
+        self, ctx: ProviderContext, resource: ResourceState, stack_name: str, stack_id: str
+    ) -> None:
+        """Empty the bucket if it is still tagged for automatic deletion."""
+        bucket = resource.properties.get("BucketName")
+        if not bucket:
+            raise ProviderError("No BucketName was provided.")
+        s3 = ctx.s3()
+        try:
+            tags = s3.get_bucket_tagging(Bucket=str(bucket)).get("TagSet", [])
+            if not any(t["Key"] == _AUTO_DELETE_TAG and t["Value"] == "true" for t in tags):
+                ctx.reporter.warn(
+                    f"{stack_name}/{resource.logical_id}: bucket {bucket} does not have the "
+                    f"'{_AUTO_DELETE_TAG}' tag, skipping cleaning"
+                )
+                return
+            while True:
+                listing = s3.list_object_versions(Bucket=str(bucket))
+                objects = [
+                    {"Key": item["Key"], "VersionId": item["VersionId"]}
+                    for item in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+                ]
+                if not objects:
+                    return
+                s3.delete_objects(Bucket=str(bucket), Delete={"Objects": objects})  # type: ignore[typeddict-item]
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchBucket", "NoSuchTagSet"):
+                return
+            raise ProviderError(_client_reason(exc)) from None
+        except BotoCoreError as exc:
             raise ProviderError(_client_reason(exc)) from None
 
 
@@ -382,6 +485,7 @@ def lambda_function_from_state(resource: ResourceState) -> LambdaFunction:
         memory_mb=int(internal.get("memory", 128)),
         environment=dict(internal.get("environment", {})),
         arn=str(resource.attributes.get("Arn", "")),
+        layers=tuple(Path(layer) for layer in internal.get("layers", ())),
     )
 
 
@@ -431,7 +535,8 @@ class LambdaFunctionProvider(ResourceProvider):
         if not runtime.startswith("python"):
             ctx.reporter.warn(
                 f"{request.stack_name}/{request.logical_id}: runtime {runtime or '(none)'} cannot "
-                "run locally; custom resources backed by it will fail"
+                "run locally; custom resources backed by it will fail unless the kit emulates "
+                "their type (Custom::S3AutoDeleteObjects)"
             )
         existing = ctx.find_function(name)
         if existing is not None and existing.logical_id != request.logical_id:
@@ -440,6 +545,7 @@ class LambdaFunctionProvider(ResourceProvider):
                 "(HandlerErrorCode: AlreadyExists)"
             )
         code_dir = self._unpack(ctx, name, props)
+        layers = [self._layer(ctx, request, str(arn)) for arn in props.get("Layers") or []]
         env = (props.get("Environment") or {}).get("Variables") or {}
         return ProvisionResult(
             physical_id=name,
@@ -453,8 +559,22 @@ class LambdaFunctionProvider(ResourceProvider):
                 "timeout": float(props.get("Timeout", 3)),
                 "memory": int(props.get("MemorySize", 128)),
                 "environment": {str(k): str(v) for k, v in env.items()},
+                "layers": [str(layer) for layer in layers if layer is not None],
             },
         )
+
+    @staticmethod
+    def _layer(ctx: ProviderContext, request: ResourceRequest, arn: str) -> Path | None:
+        """The content of a layer deployed here; a layer from elsewhere only warns (the
+        function may never run locally, and when it does its import fails plainly)."""
+        content = layer_content_dir(ctx.state_dir, arn)
+        if content is None or not content.is_dir():
+            ctx.reporter.warn(
+                f"{request.stack_name}/{request.logical_id}: layer {arn} is not deployed "
+                "locally; the function runs without it"
+            )
+            return None
+        return content
 
     def create(self, ctx: ProviderContext, request: ResourceRequest) -> ProvisionResult:
         """Record the function and unpack its code."""
@@ -485,6 +605,70 @@ class LambdaFunctionProvider(ResourceProvider):
         if code_dir:
             shutil.rmtree(code_dir, ignore_errors=True)
         shutil.rmtree(ctx.state_dir / "lambda" / resource.physical_id, ignore_errors=True)
+
+
+_LAYER_ARN: Final = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:layer:([^:]+):(\d+)$")
+#: Layer version numbers are allocated one at a time (a name's versions are never reused).
+_LAYER_VERSIONS: Final = threading.Lock()
+
+
+def layer_content_dir(state_dir: Path, arn: str) -> Path | None:
+    """Where :class:`LambdaLayerVersionProvider` unpacks the layer version ``arn`` (``None``
+    for something that is not a layer version ARN)."""
+    match = _LAYER_ARN.match(arn)
+    if match is None:
+        return None
+    return state_dir / "layers" / match.group(1) / match.group(2)
+
+
+class LambdaLayerVersionProvider(ResourceProvider):
+    """``AWS::Lambda::LayerVersion``: its ``Content`` zip is unpacked under the state directory.
+
+    Ref (and ``LayerVersionArn``): ``arn:…:layer:NAME:VERSION``, the version counting up per
+    name (``LayerName``, or the logical id). A layer version is immutable: any change creates a
+    new version (CloudFormation replaces the resource), and Delete removes the unpacked content.
+    """
+
+    def requires_replacement(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+        """Every property: a layer version never changes."""
+        return dict(old) != dict(new)
+
+    def create(self, ctx: ProviderContext, request: ResourceRequest) -> ProvisionResult:
+        """Allocate the next version of the layer and unpack its content."""
+        props = request.properties
+        content = props.get("Content")
+        if not isinstance(content, dict) or not content.get("S3Bucket") or not content.get("S3Key"):
+            raise ProviderError("Properties validation failed: Content needs S3Bucket and S3Key")
+        # Without LayerName, CloudFormation names the layer after its logical id: every new
+        # content is then a new version of the same layer.
+        name = str(props.get("LayerName") or request.logical_id)
+        home = ctx.state_dir / "layers" / name
+        with _LAYER_VERSIONS:
+            home.mkdir(parents=True, exist_ok=True)
+            counter = home / "last-version"
+            version = int(counter.read_text(encoding="utf-8")) + 1 if counter.exists() else 1
+            counter.write_text(str(version), encoding="utf-8")
+        arn = f"arn:{ctx.partition}:lambda:{ctx.region}:{ctx.account_id}:layer:{name}:{version}"
+        target = home / str(version)
+        bucket, key = str(content["S3Bucket"]), str(content["S3Key"])
+        try:
+            fetch_code(ctx.s3(), bucket, key, target, version=content.get("S3ObjectVersion"))
+        except ClientError as exc:
+            raise ProviderError(
+                f'Resource handler returned message: "Error occurred while GetObject. S3 Error '
+                f'Code: {_error_code(exc)}. S3 Error Message: s3://{bucket}/{key}"'
+            ) from None
+        except (BotoCoreError, ValueError, OSError) as exc:
+            raise ProviderError(f"cannot unpack the content of layer {name}: {exc}") from None
+        return ProvisionResult(physical_id=arn, attributes={"LayerVersionArn": arn})
+
+    def delete(
+        self, ctx: ProviderContext, resource: ResourceState, stack_name: str, stack_id: str
+    ) -> None:
+        """Remove the unpacked content."""
+        content = layer_content_dir(ctx.state_dir, resource.physical_id)
+        if content is not None:
+            shutil.rmtree(content, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- CodeArtifact
@@ -757,8 +941,10 @@ def default_providers() -> dict[str, ResourceProvider]:
         "AWS::CodeArtifact::Domain": CodeArtifactDomainProvider(),
         "AWS::CodeArtifact::Repository": CodeArtifactRepositoryProvider(),
         "AWS::Lambda::Function": LambdaFunctionProvider(),
+        "AWS::Lambda::LayerVersion": LambdaLayerVersionProvider(),
         "AWS::SSM::Parameter": SsmParameterProvider(),
         "AWS::S3::Bucket": S3BucketProvider(),
+        "Custom::S3AutoDeleteObjects": S3AutoDeleteObjectsProvider(),
         "AWS::IAM::Role": iam,
         "AWS::IAM::Policy": iam,
         "AWS::IAM::ManagedPolicy": iam,

@@ -1,9 +1,11 @@
 """``make demo-lifecycle``: deploy, bump, fail and roll back (a rolled-back bump, a cancelled
 Create, a same-version change), destroy; show CodeArtifact each time.
 
-The same driver runs the lifecycle tests: each :class:`Step` synthesizes the app with its
-context, deploys (or destroys) it on the local emulators, and records what the repository
-holds afterwards.
+This is the lifecycle of the project's example app (``app.py`` of the repository, with its
+context knobs ``version``, ``cli_artifact``, ``nightly`` and ``broken_release``), not of any
+app: the command refuses an app without the example's stacks. The same driver runs the
+lifecycle tests: each :class:`Step` synthesizes the app with its context, deploys (or
+destroys) it on the local emulators, and records what the repository holds afterwards.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from .demo import synthesize
-from .local_env import LocalEnvironment
+from ._demo import KitError, synthesize
+from ._local_env import LocalEnvironment
 
 if TYPE_CHECKING:
     from mypy_boto3_codeartifact import CodeArtifactClient
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
     from .local_deploy.engine import LocalCloudFormation
 
 SubParsers = Any  # argparse._SubParsersAction is private
+
+#: The stacks of the example app; ``demo-lifecycle`` plays its lifecycle and no other.
+EXAMPLE_STACKS: tuple[str, ...] = ("CodeArtifactRepo", "Packages", "Consumer")
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ class LifecycleDriver:
         repository: str,
         console: Console | None = None,
         emulator: Any = None,
+        expect_stacks: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.cfn = cfn
@@ -126,16 +133,19 @@ class LifecycleDriver:
         self.domain = domain
         self.repository = repository
         self.console = console or Console()
+        #: Stacks the app must have (checked after each synthesis): :class:`KitError` if not.
+        self.expect_stacks = tuple(expect_stacks)
         self._count = 0
 
     def run(self, step: Step) -> StepResult:
         """Synthesize and deploy (or destroy) one step; never raises for a failed deployment."""
-        from .local_deploy import DeploymentFailed, LocalDeployError  # noqa: PLC0415
+        from .local_deploy.stack_update import DeploymentFailed, LocalDeployError  # noqa: PLC0415
 
         self._count += 1
         self.console.rule(f"step {self._count}: {step.title}")
         outdir = self.workdir / f"step{self._count}.out"
         synthesize(self.app, outdir, [f"{k}={v}" for k, v in step.context.items()])
+        self._check_stacks(outdir)
         succeeded, reason = True, ""
         held = self._hold(step)
         try:
@@ -160,6 +170,19 @@ class LifecycleDriver:
         result = StepResult(step, succeeded, reason, versions)
         self.show(result)
         return result
+
+    def _check_stacks(self, assembly: Path) -> None:
+        from .local_deploy.assembly import CloudAssembly  # noqa: PLC0415
+
+        present = {stack.stack_name for stack in CloudAssembly.load(assembly).stacks}
+        missing = [name for name in self.expect_stacks if name not in present]
+        if missing:
+            raise KitError(
+                f"{self.app!r} is not the project's example app (no stack {', '.join(missing)}): "
+                "demo-lifecycle plays the example's lifecycle (app.py of the "
+                "cdk-codeartifact-generic repository, its context knobs version, cli_artifact, "
+                "nightly and broken_release); deploy your own app with `up`"
+            )
 
     def _hold(self, step: Step) -> Any:
         """Arrange :attr:`Step.hold` and :attr:`Step.fail_after_hold`; the held rule, if any."""
@@ -229,30 +252,37 @@ def demo_steps(changed_artifact: Path) -> list[Step]:
 
 def run_lifecycle(args: argparse.Namespace) -> int:
     """``demo-lifecycle``: 0 when every step ended as expected."""
-    from .local_deploy.engine import LocalCloudFormation  # noqa: PLC0415 - heavier import
+    from .local_deploy.assembly import AssemblyError  # noqa: PLC0415 - heavier imports
+    from .local_deploy.engine import LocalCloudFormation  # noqa: PLC0415
 
     console = Console() if Console().is_terminal else Console(width=160)
     workdir = Path(tempfile.mkdtemp(prefix="codeartifact-generic-lifecycle-"))
     changed = workdir / "mycli.tar.gz"
     changed.write_bytes(b"a rebuilt CLI with other bytes under the same version\n")
     results: list[StepResult] = []
-    with (
-        LocalEnvironment() as env,
-        LocalCloudFormation(
-            workdir / "state", env.s3_endpoint, env.codeartifact_endpoint, console=console
-        ) as cfn,
-    ):
-        driver = LifecycleDriver(
-            args.app,
-            cfn,
-            workdir,
-            domain="demo-domain",
-            repository="generic-releases",
-            console=console,
-            emulator=env.codeartifact,
-        )
-        results = [driver.run(step) for step in demo_steps(changed)]
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        with (
+            LocalEnvironment() as env,
+            LocalCloudFormation(
+                workdir / "state", env.s3_endpoint, env.codeartifact_endpoint, console=console
+            ) as cfn,
+        ):
+            driver = LifecycleDriver(
+                args.app,
+                cfn,
+                workdir,
+                domain="demo-domain",
+                repository="generic-releases",
+                console=console,
+                emulator=env.codeartifact,
+                expect_stacks=EXAMPLE_STACKS,
+            )
+            results = [driver.run(step) for step in demo_steps(changed)]
+    except (KitError, AssemblyError) as exc:
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False, highlight=False)
+        return 2
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     unexpected = [r.step.title for r in results if r.succeeded == r.step.fails]
     console.rule("lifecycle")
     console.print(
@@ -266,7 +296,12 @@ def run_lifecycle(args: argparse.Namespace) -> int:
 def add_lifecycle_command(subparsers: SubParsers) -> None:
     """Register ``demo-lifecycle``."""
     parser = subparsers.add_parser(
-        "demo-lifecycle", help="deploy, bump, fail and roll back, destroy app.py on local emulators"
+        "demo-lifecycle",
+        help="the example app's lifecycle (this project's app.py only): deploy, bump, fail and "
+        "roll back, destroy, on local emulators",
+        description="Plays the lifecycle of the project's example app (app.py of the "
+        "cdk-codeartifact-generic repository, with its context knobs); other apps are refused. "
+        "Deploy your own app with `up`.",
     )
     parser.add_argument(
         "--app", default="python3 app.py", help="the CDK app command (default: %(default)s)"

@@ -44,6 +44,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _check_free(host: str, port: int) -> None:
+    """Raise ``OSError`` naming the port when it cannot be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"S3 port {host}:{port} is not available: {exc.strerror}"
+            ) from None
+
+
 class MotoS3Server(Managed):
     """moto's server mode on ``host`` and a free port; a context manager.
 
@@ -88,6 +100,9 @@ class MotoS3Server(Managed):
             return self
         if self._quiet:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if self._requested_port:
+            # moto binds in its thread and would wait forever for a port it cannot have.
+            _check_free(self._host, self._requested_port)
         server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
         server.start()
         port = self._requested_port
