@@ -13,12 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import boto3
 import pytest
 
+from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._demo import KitError, Preload
 from codeartifact_generic.testing._local_env import EndpointUnavailable, check_endpoints
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS
@@ -357,3 +359,21 @@ def test_demo_lifecycle_says_it_is_the_example_apps(tmp_path: Path) -> None:
     assert "`up`" in line
     assert result.returncode == 2
     assert _left_behind(tmp_path / "tmp") == []
+
+
+def test_a_failed_synthesis_in_local_environment_deploy_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no CDK CLI, and temporary files going to a directory of the test
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    monkeypatch.chdir(tmp_path)
+
+    # WHEN LocalEnvironment.deploy is asked to synthesize an app
+    with LocalEnvironment(codeartifact=False) as env, pytest.raises(KitError, match="CDK CLI"):
+        env.deploy("python3 app.py")
+
+    # THEN neither the synthesis directory nor the state directory is left behind
+    assert _left_behind(tmp) == []

@@ -247,7 +247,11 @@ class _assembly:  # noqa: N801 - a context manager used like a function
 
         self._temporary = Path(tempfile.mkdtemp(prefix="codeartifact-generic-synth-"))
         outdir = self._temporary / "cdk.out"
-        synthesize(str(self._app), outdir, [f"{k}={v}" for k, v in self._context.items()])
+        try:
+            synthesize(str(self._app), outdir, [f"{k}={v}" for k, v in self._context.items()])
+        except BaseException:
+            self.__exit__()
+            raise
         return outdir
 
     def __exit__(self, *exc_info: object) -> None:
