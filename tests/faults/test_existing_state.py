@@ -12,6 +12,7 @@ from codeartifact_generic.handler.contract import ResourceId
 from handler.harness import dump
 
 from .conftest import World, sha256
+from .scenarios import create_failed_on_its_second_asset
 
 PUBLISH = "PublishPackageVersion"
 #: Operations that change CodeArtifact.
@@ -26,6 +27,21 @@ WRITES = (
 
 def _writes(world: World) -> list[str]:
     return [call.operation for call in world.calls() if call.operation in WRITES]
+
+
+def _someone_elses_version(world: World, status: str, data: bytes) -> str:
+    """1.0.0 holding ``data`` as a.bin, published with ``status`` outside the stack: its
+    revision."""
+    return world.publish_directly("1.0.0", {"a.bin": data}, unfinished=status == "Unfinished")
+
+
+def _assert_untouched(world: World, status: str, revision: str, data: bytes) -> None:
+    """Nothing was written: 1.0.0 has the same status, revision and bytes."""
+    assert _writes(world) == []
+    version = world.version()
+    assert version is not None
+    assert (version["status"], version["revision"]) == (status, revision)
+    assert world.assets() == [("a.bin", sha256(data))]
 
 
 @pytest.mark.parametrize("missing", ["domain", "repository"])
@@ -59,9 +75,7 @@ def test_09_version_with_different_bytes_fails_and_is_left_untouched(
     world: World, existing_status: str
 ) -> None:
     # GIVEN version 1.0.0 already holding a.bin with other bytes (published by someone else)
-    revision = world.publish_directly(
-        "1.0.0", {"a.bin": b"old bytes"}, unfinished=existing_status == "Unfinished"
-    )
+    revision = _someone_elses_version(world, existing_status, b"old bytes")
     entry = world.put("a.bin", b"new bytes")
     # WHEN the stack declares 1.0.0 with the new bytes
     outcome = world.send("Create", world.props([entry]))
@@ -70,11 +84,7 @@ def test_09_version_with_different_bytes_fails_and_is_left_untouched(
     reason = outcome.response.reason
     assert "'a.bin'" in reason and "differs" in reason and "bump the version" in reason
     # AND the existing version is exactly as it was: same status, revision and bytes
-    version = world.version()
-    assert version is not None
-    assert (version["status"], version["revision"]) == (existing_status, revision)
-    assert world.assets() == [("a.bin", sha256(b"old bytes"))]
-    assert _writes(world) == []
+    _assert_untouched(world, existing_status, revision, b"old bytes")
 
 
 def test_09_replace_existing_opts_in_to_republishing_other_bytes(world: World) -> None:
@@ -141,9 +151,7 @@ def test_11_rollback_delete_of_a_failed_create_touches_nothing(
     world: World, existing_status: str
 ) -> None:
     # GIVEN someone else's 1.0.0 with other bytes, and a stack that would Destroy its version
-    revision = world.publish_directly(
-        "1.0.0", {"a.bin": b"theirs"}, unfinished=existing_status == "Unfinished"
-    )
+    revision = _someone_elses_version(world, existing_status, b"theirs")
     props = world.props([world.put("a.bin", b"ours")], RemovalPolicy="Destroy")
     failed = world.send("Create", props)
     assert failed.response is not None and not failed.response.succeeded, dump(failed)
@@ -156,25 +164,15 @@ def test_11_rollback_delete_of_a_failed_create_touches_nothing(
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
     assert deleted.response.physical_resource_id == generated
     # ...and it deleted nothing: their version is intact
-    assert _writes(world) == []
-    version = world.version()
-    assert version is not None and (version["status"], version["revision"]) == (
-        existing_status,
-        revision,
-    )
-    assert world.assets() == [("a.bin", sha256(b"theirs"))]
+    _assert_untouched(world, existing_status, revision, b"theirs")
 
 
 def test_11_rollback_delete_after_a_failed_multi_asset_create_succeeds(world: World) -> None:
     # GIVEN a Create that failed on its second asset (ServiceQuotaExceeded) after publishing
     # the first one
-    entries = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
-    props = world.props(entries, RemovalPolicy="Destroy")
-    world.emulator.faults.next(PUBLISH, "quota", match={"assetName": "b.bin"})
-    failed = world.send("Create", props)
-    assert failed.response is not None and not failed.response.succeeded, dump(failed)
+    props, generated = create_failed_on_its_second_asset(world)
     # WHEN the rollback Delete arrives with the generated physical id
-    deleted = world.send("Delete", props, physical_id=failed.response.physical_resource_id)
+    deleted = world.send("Delete", props, physical_id=generated)
     # THEN SUCCESS, and no version is left: the failed Create had removed its own
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
     assert world.versions() == []

@@ -45,14 +45,20 @@ def _client(emulator: CodeArtifactEmulator, attempts: int = 1) -> Any:
     )
 
 
+#: The one package version these checks write, as CodeArtifact's API names it.
+VERSION: dict[str, Any] = {
+    "domain": "d1",
+    "repository": "r1",
+    "format": "generic",
+    "namespace": "n",
+    "package": "p",
+    "packageVersion": "1",
+}
+
+
 def _publish(client: Any, name: str, data: bytes, sha: str | None = None) -> Any:
     return client.publish_package_version(
-        domain="d1",
-        repository="r1",
-        format="generic",
-        namespace="n",
-        package="p",
-        packageVersion="1",
+        **VERSION,
         assetName=name,
         assetContent=data,
         assetSHA256=sha or sha256(data),
@@ -61,14 +67,7 @@ def _publish(client: Any, name: str, data: bytes, sha: str | None = None) -> Any
 
 
 def _stored(emulator: CodeArtifactEmulator) -> dict[str, str]:
-    listed = _client(emulator).list_package_version_assets(
-        domain="d1",
-        repository="r1",
-        format="generic",
-        namespace="n",
-        package="p",
-        packageVersion="1",
-    )["assets"]
+    listed = _client(emulator).list_package_version_assets(**VERSION)["assets"]
     return {a["name"]: a["hashes"]["SHA-256"] for a in listed}
 
 

@@ -11,6 +11,7 @@ import pytest
 from handler.harness import Outcome, dump
 
 from .conftest import World, sha256
+from .scenarios import create_failed_on_its_second_asset
 
 PUBLISH = "PublishPackageVersion"
 BIG = 24 * 1024 * 1024  # more than loopback socket buffers hold: the upload really stalls
@@ -182,23 +183,14 @@ def test_12_a_rollback_delete_stuck_in_its_cleanup_still_succeeds_in_time(world:
     # GIVEN a Create that failed on its second asset after writing the first (so its rollback
     # Delete looks for leftovers), and a CodeArtifact that then stalls DescribePackageVersion
     # past a 7 s Lambda's life
-    entries = [world.put("a.bin", b"a"), world.put("b.bin", b"b")]
-    props = world.props(entries, RemovalPolicy="Destroy")
-    world.emulator.faults.next(PUBLISH, "quota", match={"assetName": "b.bin"})
-    failed = world.send("Create", props)
-    assert failed.response is not None and not failed.response.succeeded, dump(failed)
+    props, generated = create_failed_on_its_second_asset(world)
     world.emulator.faults.next("DescribePackageVersion", "slow", seconds=STALL_SECONDS)
     # WHEN CloudFormation rolls the Create back
     world.kit.harness.continue_stack_operation("ROLLBACK_IN_PROGRESS")
-    deleted = world.send(
-        "Delete",
-        props,
-        physical_id=failed.response.physical_resource_id,
-        timeout_seconds=STUCK_TIMEOUT,
-    )
+    deleted = world.send("Delete", props, physical_id=generated, timeout_seconds=STUCK_TIMEOUT)
     # THEN it answers SUCCESS with the same id before the Lambda dies: a FAILED here would
     # leave the stack in ROLLBACK_FAILED
     assert deleted.response is not None and deleted.response.succeeded, dump(deleted)
-    assert deleted.response.physical_resource_id == failed.response.physical_resource_id
+    assert deleted.response.physical_resource_id == generated
     assert not deleted.invocation.timed_out
     assert world.version() is None
