@@ -149,6 +149,22 @@ class BucketAssetsStack(cdk.Stack):
         self.expected.decrypt_key_arns.add(IMPORTED_KEY_ARN)
 
 
+def cross_account_version(scope: cdk.Stack, n: int, asset: PackageAsset) -> GenericPackageVersion:
+    """tools/tool<n> 3.0.0, holding ``asset``, in repository ``releases`` of the domain
+    ``shared-domain`` that OTHER_ACCOUNT owns."""
+    return GenericPackageVersion(
+        scope,
+        f"Tool{n}",
+        domain="shared-domain",
+        domain_owner=OTHER_ACCOUNT,
+        repository="releases",
+        namespace="tools",
+        package=f"tool{n}",
+        version="3.0.0",
+        assets=[asset],
+    )
+
+
 class CrossAccountStack(cdk.Stack):
     """Versions in a domain owned by another account, read by roles of this one."""
 
@@ -158,18 +174,7 @@ class CrossAccountStack(cdk.Stack):
         artifact = work_dir / "tool.tar.gz"
         artifact.write_bytes(b"tool")
         self.versions = [
-            GenericPackageVersion(
-                self,
-                f"Tool{n}",
-                domain="shared-domain",
-                domain_owner=OTHER_ACCOUNT,
-                repository="releases",
-                namespace="tools",
-                package=f"tool{n}",
-                version="3.0.0",
-                assets=[PackageAsset.from_file(str(artifact))],
-            )
-            for n in range(2)
+            cross_account_version(self, n, PackageAsset.from_file(str(artifact))) for n in range(2)
         ]
         self.reader = iam.Role(
             self, "Reader", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com")

@@ -22,7 +22,18 @@ from aws_cdk import aws_iam as iam
 from codeartifact_generic import GenericPackageVersion, PackageAsset
 from codeartifact_generic.bundling import HANDLER
 
-from .apps import ACCOUNT, ENV, FAST_CONTEXT, OTHER_ACCOUNT, REGION, Expected, domain_arn
+from .apps import (
+    ACCOUNT,
+    ENV,
+    FAST_CONTEXT,
+    OTHER_ACCOUNT,
+    REGION,
+    CrossAccountStack,
+    Expected,
+    ManyVersionsStack,
+    cross_account_version,
+    domain_arn,
+)
 from .cfn import as_list, resolve
 from .conftest import Synthesized, SynthesizedLibrary
 
@@ -139,6 +150,15 @@ def _assert_exact(permissions: Permissions, expected: Expected, staged: set[str]
     assert permissions.by_action.get("s3:GetObjectVersion", set()) == expected.pinned_object_arns
 
 
+def _assert_exact_for(
+    library_app: SynthesizedLibrary, stack: ManyVersionsStack | CrossAccountStack
+) -> Permissions:
+    """The common rules, and exactly the ARNs ``stack`` expects (its staged objects too)."""
+    permissions = _assert_common(library_app.template(stack.artifact_id))
+    _assert_exact(permissions, stack.expected, _staged_objects(stack))
+    return permissions
+
+
 def _staged_objects(stack: cdk.Stack) -> set[str]:
     """ARNs of the objects of every staged (local) asset of the stack's versions."""
     return {
@@ -169,9 +189,7 @@ def test_many_versions_share_one_statement_per_kind_with_exact_arns(
     library_app: SynthesizedLibrary,
 ) -> None:
     assert library_app.stacks is not None
-    stack = library_app.stacks.many
-    permissions = _assert_common(library_app.template("ManyVersions"))
-    _assert_exact(permissions, stack.expected, _staged_objects(stack))
+    permissions = _assert_exact_for(library_app, library_app.stacks.many)
     # 30 versions, 6 packages: the policy grows by ARNs, not by statements
     assert len(permissions.statements) == 5
     assert "kms:Decrypt" not in permissions.by_action
@@ -200,9 +218,7 @@ def test_a_domain_of_another_account_is_addressed_in_that_account(
     library_app: SynthesizedLibrary,
 ) -> None:
     assert library_app.stacks is not None
-    stack = library_app.stacks.cross
-    permissions = _assert_common(library_app.template("CrossAccount"))
-    _assert_exact(permissions, stack.expected, _staged_objects(stack))
+    permissions = _assert_exact_for(library_app, library_app.stacks.cross)
     for action in PACKAGE_ACTIONS | {"codeartifact:DescribeRepository"}:
         assert all(f":{OTHER_ACCOUNT}:" in r for r in permissions.by_action[action]), action
 
@@ -237,17 +253,7 @@ def readers(tmp_path_factory: pytest.TempPathFactory) -> Readers:
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("readers") / "cdk.out"), context=FAST_CONTEXT)
     stack = cdk.Stack(app, "Readers", env=ENV)
     versions = [
-        GenericPackageVersion(
-            stack,
-            f"Tool{n}",
-            domain="shared-domain",
-            domain_owner=OTHER_ACCOUNT,
-            repository="releases",
-            namespace="tools",
-            package=f"tool{n}",
-            version="3.0.0",
-            assets=[PackageAsset.from_data("tool.bin", f"tool {n}")],
-        )
+        cross_account_version(stack, n, PackageAsset.from_data("tool.bin", f"tool {n}"))
         for n in range(2)
     ]
     roles = {

@@ -30,23 +30,12 @@ from codeartifact_generic import (
     VersionStatus,
 )
 
+from .versions import declare_version as _version
+
 RESOURCE = contract.RESOURCE_TYPE
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: The handler's construct id (and logical id) in every release so far.
 HANDLER_ID = "CodeArtifactGenericPackageVersion6c4d77856ac6423cb1245976300312f1"
-
-
-def _version(stack: cdk.Stack, id: str = "V", **overrides: Any) -> GenericPackageVersion:
-    props: dict[str, Any] = {
-        "domain": "my-domain",
-        "repository": "my-repo",
-        "namespace": "tools",
-        "package": "mycli",
-        "version": "1.0.0",
-        "assets": [PackageAsset.from_data("a.txt", "a")],
-        **overrides,
-    }
-    return GenericPackageVersion(stack, id, **props)
 
 
 def _resource(stack: cdk.Stack, version: GenericPackageVersion) -> dict[str, Any]:

@@ -17,21 +17,15 @@ from codeartifact_generic.handler import contract
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset, VersionStatus
 
+from .versions import declare_version
+
 RESOURCE = contract.RESOURCE_TYPE
 
 
 def _version(
     stack: cdk.Stack, id: str, assets: list[PackageAsset], **kwargs: Any
 ) -> GenericPackageVersion:
-    props: dict[str, Any] = {
-        "domain": "my-domain",
-        "repository": "my-repo",
-        "namespace": "tools",
-        "package": "mycli",
-        "version": "1.0.0",
-    }
-    props.update(kwargs)
-    return GenericPackageVersion(stack, id, assets=assets, **props)
+    return declare_version(stack, id, assets=assets, **kwargs)
 
 
 def _policy_statements(template: Template) -> list[dict[str, Any]]:
