@@ -223,3 +223,18 @@ class AssemblyWriter:
         manifest = {"version": "55.0.0", "artifacts": artifacts}
         (self.directory / "manifest.json").write_text(json.dumps(manifest, indent=1))
         return self.directory
+
+
+class Assemblies:
+    """Hands out a fresh :class:`AssemblyWriter` per synthesis (``<root>/cdk.out.<n>``) for
+    an app whose handler journals to ``bucket``."""
+
+    def __init__(self, root: Path, bucket: str) -> None:
+        self.root = root
+        self.bucket = bucket
+        self.count = 0
+
+    def writer(self, **options: Any) -> AssemblyWriter:
+        """The writer of the next assembly directory."""
+        self.count += 1
+        return AssemblyWriter(self.root / f"cdk.out.{self.count}", **options)

@@ -22,7 +22,7 @@ from codeartifact_generic.testing.local_deploy.cli import main as cli_main
 from codeartifact_generic.testing.local_deploy.engine import DestroyFailed, LocalCloudFormation
 from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
-from .kit import AssemblyWriter, bootstrap_parameter_and_rule, journal, summary
+from .kit import Assemblies, AssemblyWriter, bootstrap_parameter_and_rule, journal, summary
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -125,17 +125,11 @@ def stack_b() -> dict[str, Any]:
     return template
 
 
-class App:
+class App(Assemblies):
     """Writes one assembly directory per version."""
 
-    def __init__(self, root: Path, bucket: str) -> None:
-        self.root = root
-        self.bucket = bucket
-        self.count = 0
-
     def synth(self, version: AppVersion, *, with_b: bool = True) -> Path:
-        self.count += 1
-        writer = AssemblyWriter(self.root / f"cdk.out.{self.count}")
+        writer = self.writer()
         writer.stacks["StackA"] = stack_a(writer, self.bucket, version)
         if with_b:
             writer.stacks["StackB"] = stack_b()

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-def _function(tmp_path: Path, source: str, **options: object) -> LambdaFunction:
+def _function(
+    tmp_path: Path, source: str, handler: str = "index.handler", **options: object
+) -> LambdaFunction:
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
     (code / "index.py").write_text(textwrap.dedent(source), encoding="utf-8")
-    return LambdaFunction(function_name="fn", handler="index.handler", code_dir=code, **options)  # type: ignore[arg-type]
+    return LambdaFunction(function_name="fn", handler=handler, code_dir=code, **options)  # type: ignore[arg-type]
 
 
 def _runner(tmp_path: Path, **options: object) -> LambdaRunner:
@@ -153,11 +155,7 @@ def test_handler_errors_are_reported_like_lambda(
     tmp_path: Path, source: str, handler: str, error_type: str
 ) -> None:
     # GIVEN a broken function WHEN invoked THEN the error type is Lambda's
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "index.py").write_text(source)
-    function = LambdaFunction(function_name="fn", handler=handler, code_dir=code)
-    invocation = _runner(tmp_path).invoke(function, {})
+    invocation = _runner(tmp_path).invoke(_function(tmp_path, source, handler), {})
     assert invocation.error_type == error_type
     assert invocation.error is not None
 

@@ -17,7 +17,7 @@ from codeartifact_generic.testing._s3 import MotoS3Server
 from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
-from .kit import AssemblyWriter, bootstrap_parameter_and_rule
+from .kit import Assemblies, AssemblyWriter, bootstrap_parameter_and_rule
 
 #: The output name CDK generates for a weak reference to ``Thing.Echo``.
 ECHO_OUTPUT = "PublishOutputFnGetAttThingEcho1A2B3C4D"
@@ -80,13 +80,8 @@ def consumer(region: Any, release: str) -> dict[str, Any]:
     }
 
 
-class App:
+class App(Assemblies):
     """Writes one assembly directory per deployment."""
-
-    def __init__(self, root: Path, bucket: str) -> None:
-        self.root = root
-        self.bucket = bucket
-        self.count = 0
 
     def synth(
         self,
@@ -97,8 +92,7 @@ class App:
         region: Any = None,
         with_consumer: bool = True,
     ) -> Path:
-        self.count += 1
-        writer = AssemblyWriter(self.root / f"cdk.out.{self.count}")
+        writer = self.writer()
         writer.stacks["Producer"] = producer(writer, self.bucket, name, echo=echo)
         if with_consumer:
             writer.stacks["Consumer"] = consumer(region or {"Ref": "AWS::Region"}, release or name)

@@ -23,7 +23,7 @@ from codeartifact_generic.testing._s3 import MotoS3Server
 from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
-from .kit import AssemblyWriter
+from .kit import Assemblies
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -101,17 +101,11 @@ def thing(
     return resource
 
 
-class App:
+class App(Assemblies):
     """Writes an assembly per version: one stack with the handler and the given resources."""
 
-    def __init__(self, root: Path, bucket: str) -> None:
-        self.root = root
-        self.bucket = bucket
-        self.count = 0
-
     def synth(self, stack_name: str, things: dict[str, dict[str, Any]]) -> Path:
-        self.count += 1
-        writer = AssemblyWriter(self.root / f"cdk.out.{self.count}", handler_source=STATUS_HANDLER)
+        writer = self.writer(handler_source=STATUS_HANDLER)
         writer.stacks[stack_name] = {
             "Resources": {
                 "FnRole": writer.role(),
