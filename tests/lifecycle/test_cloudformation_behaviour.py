@@ -64,12 +64,7 @@ class Stage:
         for index, (name, data) in enumerate(app.data.items()):
             body = data.encode()
             client.publish_package_version(
-                domain=DOMAIN,
-                repository=REPOSITORY,
-                format="generic",
-                namespace="cue",
-                package="tool0",
-                packageVersion=version,
+                **_coordinates(version),
                 assetContent=body,
                 assetName=name,
                 assetSHA256=hashlib.sha256(body).hexdigest(),
@@ -78,15 +73,20 @@ class Stage:
         return self._revision(version)
 
     def _revision(self, version: str) -> str:
-        described = self.cfn.codeartifact_client().describe_package_version(
-            domain=DOMAIN,
-            repository=REPOSITORY,
-            format="generic",
-            namespace="cue",
-            package="tool0",
-            packageVersion=version,
-        )
+        described = self.cfn.codeartifact_client().describe_package_version(**_coordinates(version))
         return described["packageVersion"]["revision"]
+
+
+def _coordinates(version: str) -> dict[str, Any]:
+    """Version ``version`` of cue/tool0, as CodeArtifact's API names it."""
+    return {
+        "domain": DOMAIN,
+        "repository": REPOSITORY,
+        "format": "generic",
+        "namespace": "cue",
+        "package": "tool0",
+        "packageVersion": version,
+    }
 
 
 @pytest.fixture

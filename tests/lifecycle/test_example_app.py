@@ -95,23 +95,28 @@ def test_redeploy_is_a_no_op_and_destroy_retains_versions(
     assert [(v["version"], v["status"]) for v in versions] == [("1.4.0", "Published")]
 
 
-def test_make_demo_entry_point_prints_the_table(tmp_path: Path) -> None:
-    # WHEN the demo command runs as `make demo` runs it
-    done = subprocess.run(
+def _run_kit(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -m codeartifact_generic.testing <command>`` on app.py, as ``make`` runs it."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "codeartifact_generic.testing",
-            "demo",
+            command,
             "--app",
             f"{sys.executable} app.py",
         ],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_make_demo_entry_point_prints_the_table(tmp_path: Path) -> None:
+    # WHEN the demo command runs as `make demo` runs it
+    done = _run_kit("demo", timeout=300)
     # THEN it succeeds and shows both packages with matching hashes
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for text in (
@@ -125,21 +130,7 @@ def test_make_demo_entry_point_prints_the_table(tmp_path: Path) -> None:
 
 def test_make_demo_lifecycle_entry_point_ends_every_step_as_expected() -> None:
     # WHEN the lifecycle demo runs as `make demo-lifecycle` runs it
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "codeartifact_generic.testing",
-            "demo-lifecycle",
-            "--app",
-            f"{sys.executable} app.py",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = _run_kit("demo-lifecycle", timeout=600)
     # THEN every step (deploy, bump, rolled-back bump, cancelled Create, failing change,
     # destroy) ended as expected
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
