@@ -10,7 +10,10 @@ process timed wall-clock with its rusage:
 2. the bundled handler handling one CloudFormation Create event: known SHA256 (Sha256 and Size
    in the properties, as the construct sends for local files), unknown SHA256, and unknown
    SHA256 with S3's stored checksum;
-3. the floors: one streaming boto3 GET to /dev/null, and raw hashlib over a local copy.
+3. the floors: one streaming boto3 GET to /dev/null, and raw hashlib over a local copy;
+4. the emulator's own ingest rate (``emulator_ingest_mb_per_s`` in results.json): raw HTTP
+   PublishPackageVersion of a body held in memory (``--ingest-mib`` in all, 64 MiB bodies),
+   once per repeat, so the reader sees the ceiling every publishing workload runs under.
 
 Finally synth scaling (1, 10, 100 versions in one stack). Writes ``results.json`` and
 ``chart.png`` to ``--out`` and prints tables with PASS/MISS per target of the issue. This is a
@@ -52,6 +55,9 @@ REPOSITORY: Final = "bench-repo"
 NAMESPACE: Final = "bench"
 DEFAULT_SIZES: Final = "64,256,1024"
 DEFAULT_SYNTH_COUNTS: Final = "1,10,100"
+#: MiB the emulator ingest measurement publishes per repeat, and its largest body.
+DEFAULT_INGEST_MIB: Final = 256
+INGEST_BODY_MIB: Final = 64
 _AWS_CLI: Final = str(Path(sys.executable).with_name("aws"))
 _SYNTH: Final = (sys.executable, "-m", "bench.synth_child")
 
@@ -94,6 +100,8 @@ class Bench:
         self.codeartifact.create_repository(domain=DOMAIN, repository=REPOSITORY)
         self.logs = work_dir / "logs" / "runs"
         self.samples: list[dict[str, Any]] = []
+        #: One per repeat: the emulator's ingest rate (see :meth:`emulator_ingest`).
+        self.ingest_samples: list[dict[str, Any]] = []
 
     # -- environment ---------------------------------------------------------------------------
 
@@ -368,6 +376,37 @@ class Bench:
 
         return self._measured(report.FLOOR_PUBLISH, obj, repeat, run)
 
+    def emulator_ingest(self, total_mib: int, repeat: int) -> dict[str, Any]:
+        """The emulator's ingest rate: ``bench.workloads ingest`` publishes ``total_mib`` MiB
+        from memory over raw HTTP (bodies of at most 64 MiB, one warm-up publish first)."""
+        body_mib = max(1, min(INGEST_BODY_MIB, total_mib))
+        count = max(1, total_mib // body_mib)
+        stats, said = self._workload(
+            f"ingest-r{repeat}",
+            "ingest",
+            *("--endpoint", self.endpoints.codeartifact, "--domain", DOMAIN),
+            *("--repository", REPOSITORY, "--namespace", NAMESPACE, "--package", "ingest"),
+            *("--mib", str(body_mib), "--count", str(count)),
+        )
+        sample: dict[str, Any] = {
+            "repeat": repeat,
+            "ok": stats.exit_code == 0 and said.get("mb_per_s") is not None,
+            "mb_per_s": said.get("mb_per_s"),
+            "bytes": said.get("bytes"),
+            "publishes": said.get("publishes"),
+            "body_mib": said.get("body_mib"),
+            "seconds": said.get("seconds"),
+            "throttled": said.get("throttled"),
+            "emulator_cpu_s": (stats.service_cpu_s or {}).get("codeartifact-emulator"),
+        }
+        self.ingest_samples.append(sample)
+        state = "ok" if sample["ok"] else "[red]FAILED[/red]"
+        self.console.print(
+            f"  {'ingest':>8} r{repeat} {'emulator_ingest':<20} "
+            f"{sample['mb_per_s'] or 0:8.1f} MB/s ({count} x {body_mib} MiB)  {state}"
+        )
+        return sample
+
     def handler_startup(self, repeat: int) -> dict[str, Any]:
         """The fixed cost of a handler process: start the interpreter, import the handler."""
 
@@ -397,10 +436,15 @@ class Bench:
             return self.floor_publish(obj, repeat)
         return self.handler(variant, obj, repeat)
 
-    def run_sizes(self, objects: Sequence[BenchObject], repeats: int) -> None:
-        """Every workload for every size, interleaved; the order rotates with each repeat."""
+    def run_sizes(
+        self, objects: Sequence[BenchObject], repeats: int, *, ingest_mib: int = 0
+    ) -> None:
+        """Every workload for every size, interleaved; the order rotates with each repeat.
+        With ``ingest_mib``, each repeat also measures the emulator's ingest rate."""
         for repeat in range(repeats):
             self.handler_startup(repeat)
+            if ingest_mib > 0:
+                self.emulator_ingest(ingest_mib, repeat)
             for obj in objects:
                 variants = [
                     v
@@ -529,6 +573,27 @@ def _git_head() -> str | None:
         return None
 
 
+def summarize_ingest(samples: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The median ingest rate over the repeats that worked (None when none was measured)."""
+    rates = sorted(s["mb_per_s"] for s in samples if s["ok"])
+    if not rates:
+        return None
+    middle = len(rates) // 2
+    median = rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) / 2
+    return {
+        "mb_per_s": round(median, 1),
+        "runs": len(rates),
+        "min_mb_per_s": rates[0],
+        "max_mb_per_s": rates[-1],
+        "method": (
+            "raw HTTP PublishPackageVersion (one keep-alive connection, no SDK or signing, "
+            "SHA-256 given) of a random body held in memory, to the emulator served as its own "
+            "process on 127.0.0.1; body bytes over the summed request times; MB = 10^6 bytes; "
+            "one untimed warm-up publish"
+        ),
+    }
+
+
 def _ints(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -546,6 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--synth-counts",
         default=DEFAULT_SYNTH_COUNTS,
         help="versions per stack for synth scaling; empty skips it (%(default)s)",
+    )
+    parser.add_argument(
+        "--ingest-mib",
+        type=int,
+        default=DEFAULT_INGEST_MIB,
+        help="MiB the emulator ingest measurement publishes per repeat; 0 skips it (%(default)s)",
     )
     parser.add_argument(
         "--out", default=str(REPO_ROOT / "bench" / "results"), help="results directory"
@@ -602,7 +673,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 console.print(
                     f"  uploaded {size} MiB object in {time.perf_counter() - began:.1f} s"
                 )
-            bench.run_sizes(objects, repeats)
+            bench.run_sizes(objects, repeats, ingest_mib=max(0, int(args.ingest_mib)))
             profile: dict[str, Any] | None = None
             if args.profile:
                 py_spy = args.py_spy or shutil.which("py-spy")
@@ -612,6 +683,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     profile = bench.profile(objects[-1], py_spy, work_dir / "profile")
             synth_rows = bench.run_synth(synth_counts, repeats) if synth_counts else []
             samples = bench.samples
+            ingest_samples = bench.ingest_samples
     finally:
         if args.keep_work:
             console.print(f"work directory kept: {work_dir}")
@@ -622,6 +694,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         for size in sizes
     ]
     synth = report.summarize_synth(synth_rows)
+    ingest = summarize_ingest(ingest_samples)
     results: dict[str, Any] = {
         "meta": {
             "started": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(),
@@ -646,6 +719,9 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "required_metrics": list(report.REQUIRED_METRICS),
         "sizes": size_summaries,
         "handler_startup": report.summarize_startup(samples),
+        # The ceiling every publishing workload runs under (None: not measured).
+        "emulator_ingest_mb_per_s": ingest["mb_per_s"] if ingest else None,
+        "emulator_ingest": {**(ingest or {}), "samples": ingest_samples},
         "synth": synth,
         "synth_samples": synth_rows,
         "profile": profile,
@@ -657,6 +733,9 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         for s in samples
         if not s["ok"]
     ] + [{"synth": r["count"], "repeat": r["repeat"]} for r in synth_rows if not r["ok"]]
+    results["failures"] += [
+        {"variant": "emulator_ingest", "repeat": s["repeat"]} for s in ingest_samples if not s["ok"]
+    ]
     return results
 
 
@@ -673,6 +752,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write_chart(results, out / "chart.png")
     (out / "summary.md").write_text(report.markdown(results))
     report.print_tables(console, results)
+    ingest = results.get("emulator_ingest") or {}
+    if ingest.get("mb_per_s") is not None:
+        console.print(
+            f"emulator ingest (the publishing workloads' ceiling): {ingest['mb_per_s']} MB/s, "
+            f"median of {ingest['runs']} (raw HTTP publish from memory, 127.0.0.1)"
+        )
     console.print(f"results: {out / 'results.json'}, {out / 'chart.png'}, {out / 'summary.md'}")
     if results["failures"]:
         console.print(f"[red]{len(results['failures'])} workload run(s) failed[/red]")

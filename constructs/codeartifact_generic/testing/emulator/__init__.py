@@ -6,9 +6,11 @@
 
 Module map: :mod:`.spec` (botocore's model), :mod:`.model` (routing, parsing, validation,
 serialization), :mod:`.operations` (one handler per operation), :mod:`.store` (state and
-rules), :mod:`.blobs` (asset files), :mod:`.body` (request bodies), :mod:`.paging`,
-:mod:`.errors`, :mod:`.server` (HTTP), :mod:`.faults` (fault injection), :mod:`.cli`
-(``serve`` subcommand).
+rules), :mod:`.blobs` (asset files and their digests: SHA-256 as a body arrives, the others
+when first listed), :mod:`.ratelimit` (request-rate quotas: PublishPackageVersion 10 per
+second per account by default, ``Limits(publish_rate_per_second=None)`` turns it off),
+:mod:`.body` (request bodies), :mod:`.paging`, :mod:`.errors`, :mod:`.server` (HTTP),
+:mod:`.faults` (fault injection), :mod:`.cli` (``serve`` subcommand).
 """
 
 from codeartifact_generic.testing.emulator.errors import EmulatorError

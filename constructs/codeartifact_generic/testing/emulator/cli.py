@@ -47,6 +47,31 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="most assets per package version (%(default)s)",
     )
+    parser.add_argument(
+        "--publish-rate",
+        type=_rate,
+        default=defaults.publish_rate_per_second,
+        metavar="PER_SECOND",
+        help=(
+            "PublishPackageVersion calls per second before ThrottlingException (429 with "
+            "Retry-After), as CodeArtifact's quota (%(default)g); 0 turns the limit off"
+        ),
+    )
+    parser.add_argument(
+        "--publish-burst",
+        type=float,
+        default=None,
+        metavar="CALLS",
+        help="calls the publish token bucket holds (default: the rate, one second's worth)",
+    )
+    parser.add_argument(
+        "--eager-digests",
+        action="store_true",
+        help=(
+            "compute MD5, SHA-1 and SHA-512 while an asset arrives, not when first listed "
+            "(slower ingest; PublishPackageVersion then answers all four digests, as AWS does)"
+        ),
+    )
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="%(default)s")
     parser.add_argument("--region", default=DEFAULT_REGION, help="%(default)s")
     parser.add_argument(
@@ -63,6 +88,16 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=serve)
     return parser
+
+
+def _rate(text: str) -> float | None:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if rate < 0:
+        raise argparse.ArgumentTypeError(f"expected a rate >= 0 (0: no limit), got {text!r}")
+    return rate or None
 
 
 def _fault_spec(text: str) -> tuple[str, str, int | None]:
@@ -90,10 +125,14 @@ def serve(args: argparse.Namespace, *, stop: threading.Event | None = None) -> i
         port=args.port,
         data_dir=args.data_dir,
         limits=Limits(
-            max_asset_size_bytes=args.max_asset_size, max_assets_per_version=args.max_assets
+            max_asset_size_bytes=args.max_asset_size,
+            max_assets_per_version=args.max_assets,
+            publish_rate_per_second=args.publish_rate,
+            publish_burst=args.publish_burst,
         ),
         account_id=args.account_id,
         region=args.region,
+        eager_digests=args.eager_digests,
     )
     for operation, kind, times in getattr(args, "fault", []):
         emulator.faults.next(operation, kind, times)

@@ -11,7 +11,8 @@ ListPackageVersions without ``sortBy`` orders versions by name with digit runs c
 numerically; ``sortBy=PUBLISHED_TIME`` puts the most recently published first.
 ``defaultDisplayVersion`` is the most recently published version whose status is
 ``Published``. For generic packages every operation that names a package requires a
-namespace.
+namespace. PublishPackageVersion answers the asset's SHA-256 only (the other digests are
+computed when ListPackageVersionAssets first lists the asset; see :mod:`.store`).
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ def package_summary(package: Package, *, name_key: str = "package") -> Result:
     }
 
 
-def asset_summary(asset: Asset) -> Result:
-    """AssetSummary."""
-    return {"name": asset.name, "size": asset.size, "hashes": dict(asset.hashes)}
+def asset_summary(asset: Asset, hashes: Mapping[str, str]) -> Result:
+    """AssetSummary with the digests ``hashes`` (by API algorithm name)."""
+    return {"name": asset.name, "size": asset.size, "hashes": dict(hashes)}
 
 
 def _origin(repository: str) -> Result:
@@ -322,7 +323,7 @@ def publish_package_version(store: Store, params: Params) -> Result:
         "version": outcome.version,
         "versionRevision": outcome.revision,
         "status": outcome.status,
-        "asset": asset_summary(outcome.asset),
+        "asset": asset_summary(outcome.asset, outcome.hashes),
     }
 
 
@@ -390,7 +391,11 @@ def list_package_versions(store: Store, params: Params) -> Result:
 
 
 def list_package_version_assets(store: Store, params: Params) -> Result:
-    """ListPackageVersionAssets (in publish order)."""
+    """ListPackageVersionAssets (in publish order), with all four digests of each asset.
+
+    The listing is taken under the store's lock; digests not computed yet are computed after
+    it is released (from files opened under it), so hashing never blocks other requests.
+    """
     ref = package_ref(params)
     with store.lock:
         version = store.get_version(ref, params["packageVersion"])
@@ -398,15 +403,18 @@ def list_package_version_assets(store: Store, params: Params) -> Result:
         page, token = paging.paginate(
             list(version.assets.values()), lambda a: (order[a.name],), **_page(params)
         )
-        return {
+        result: Result = {
             "format": ref.format,
             "namespace": ref.namespace,
             "package": ref.package,
             "version": version.version,
             "versionRevision": version.revision,
-            "assets": [asset_summary(a) for a in page],
             "nextToken": token,
         }
+        pending = store.open_digests(page)
+    hashes = pending.hashes()
+    result["assets"] = [asset_summary(a, h) for a, h in zip(page, hashes, strict=True)]
+    return result
 
 
 def get_package_version_asset(store: Store, params: Params) -> Result:

@@ -17,11 +17,21 @@ handler runs. A hook may raise :class:`~.errors.EmulatorError` to answer with th
 instead (the request body, if any, is then discarded), sleep, or record the request.
 Planned faults (:attr:`CodeArtifactEmulator.faults`, see :mod:`.faults`) run before those hooks;
 they are also controlled over HTTP at ``/__faults__`` on the same port.
+
+Request-rate quotas (PublishPackageVersion: 10 calls per second by default, see
+:class:`~.store.Limits` and :mod:`.ratelimit`) are applied before the faults: a throttled call
+is answered ``ThrottlingException`` (429, ``Retry-After``) without reaching the operation, the
+fault plan or the hooks. ``GET /__limits__`` answers the limits in force and the publish
+counters (``{"limits": {...}, "publish": {"admitted": n, "throttled": n}}``); ``POST
+/__limits__`` with a JSON object of :class:`~.store.Limits` fields changes those fields (a
+``null`` rate turns the limit off).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import socket
 import socketserver
@@ -59,6 +69,9 @@ IDLE_TIMEOUT_SECONDS: Final = 120
 
 #: ``hook(operation_name, request)``: see the module docstring.
 BeforeDispatch = Callable[[str, model.Request], None]
+
+#: Path of the limits endpoint (see the module docstring).
+LIMITS_PATH: Final = "/__limits__"
 
 
 class _Server(ThreadingHTTPServer):
@@ -156,6 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path == faults.CONTROL_PATH:
             self._send(self.server.emulator.faults.control(self.command, body.read(-1)))
             return
+        if urlsplit(self.path).path == LIMITS_PATH:
+            self._send(self.server.emulator.limits_control(self.command, body.read(-1)))
+            return
         try:
             response = self.server.emulator.dispatch(self.command, self.path, self.headers, body)
         except faults.AbortConnection as error:
@@ -228,6 +244,8 @@ class CodeArtifactEmulator(Managed):
     ``data_dir`` holds the asset files (a temporary directory, removed on :meth:`stop`, when
     omitted); ``limits`` sets the quotas; ``account_id`` and ``region`` appear in ARNs and as
     domain owner. ``ssl_context`` (a server-side context) makes the endpoint HTTPS.
+    ``eager_digests`` computes MD5, SHA-1 and SHA-512 while an asset arrives, as well as the
+    SHA-256 (slower; PublishPackageVersion then answers all four, as AWS does).
     """
 
     def __init__(
@@ -239,6 +257,7 @@ class CodeArtifactEmulator(Managed):
         account_id: str = DEFAULT_ACCOUNT_ID,
         region: str = DEFAULT_REGION,
         ssl_context: ssl.SSLContext | None = None,
+        eager_digests: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -249,6 +268,7 @@ class CodeArtifactEmulator(Managed):
             limits=limits,
             account_id=account_id,
             region=region,
+            eager_digests=eager_digests,
         )
         #: Planned faults (see :mod:`.faults`); applied before the ``before_dispatch`` hooks.
         self.faults = faults.Faults()
@@ -290,6 +310,34 @@ class CodeArtifactEmulator(Managed):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
 
+    # ------------------------------------------------------------------------------ quotas
+
+    @property
+    def throttled_publishes(self) -> int:
+        """PublishPackageVersion calls the publish rate limit refused so far."""
+        return self.store.throttled_publishes
+
+    def limits_control(self, method: str, body: bytes) -> model.Response:
+        """Answer a request to :data:`LIMITS_PATH` (see the module docstring)."""
+        if method == "POST":
+            try:
+                changes = json.loads(body or b"{}")
+                if not isinstance(changes, dict):
+                    raise ValueError("the body must be a JSON object")
+                self.store.limits = dataclasses.replace(self.store.limits, **changes)
+            except (TypeError, ValueError) as error:
+                return _json(400, {"message": f"bad limits: {error!s}"})
+        elif method != "GET":
+            return _json(405, {"message": f"{method} is not supported on {LIMITS_PATH}"})
+        bucket = self.store.publish_rate
+        return _json(
+            200,
+            {
+                "limits": dataclasses.asdict(self.store.limits),
+                "publish": {"admitted": bucket.admitted, "throttled": bucket.throttled},
+            },
+        )
+
     # ----------------------------------------------------------------------------- dispatch
 
     def dispatch(
@@ -314,6 +362,7 @@ class CodeArtifactEmulator(Managed):
                     f"The CodeArtifact emulator does not implement {operation_name} "
                     f"({method} {split.path})"
                 )
+            self.store.admit(operation_name)
             params = model.parse_request(
                 operation, query=query, headers=header_map, labels=labels, body=body
             )
@@ -336,3 +385,9 @@ class CodeArtifactEmulator(Managed):
                     errors.INTERNAL, f"{operation_name} failed in the emulator: {error!r}"
                 )
             )
+
+
+def _json(status: int, document: Any) -> model.Response:
+    return model.Response(
+        status, {"Content-Type": "application/json"}, body=json.dumps(document).encode()
+    )

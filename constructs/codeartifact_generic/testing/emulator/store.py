@@ -2,7 +2,13 @@
 
 All state sits behind one re-entrant lock (:attr:`Store.lock`). Asset bodies are streamed to
 files under the data directory (see :mod:`.blobs`) outside the lock, then committed under it,
-so a long upload never blocks other requests and a failed upload leaves nothing behind.
+so a long upload never blocks other requests and a failed upload leaves nothing behind. Only
+the SHA-256 is computed as a body arrives; an asset's MD5, SHA-1 and SHA-512 are computed
+from its file the first time a response lists them (:meth:`Store.open_digests`), outside the
+lock, and kept.
+
+Request-rate quotas (:attr:`Limits.publish_rate_per_second`, see :mod:`.ratelimit`) are
+checked by :meth:`Store.admit` before an operation runs.
 
 Behaviour follows the CodeArtifact documentation. Where it is silent, the emulator does the
 obvious thing, listed here:
@@ -17,6 +23,10 @@ obvious thing, listed here:
   form AWS returns; it may contain ``+``, ``/`` and ``=``).
 * ``publishedTime`` is set when the version is created and reset when it first becomes
   ``Published``.
+* PublishPackageVersion's answer lists only the asset's SHA-256 in ``hashes`` (AWS lists all
+  four): the other digests are not computed on the upload path. ListPackageVersionAssets
+  lists all four. ``eager_digests=True`` computes all four while the body arrives and
+  answers them, as AWS does, at the cost of ingest speed.
 * A package's origin configuration is ``publish=ALLOW, upstream=BLOCK`` (the documented default
   for a package whose first version was published directly). A package stays when all its
   versions are deleted; ``DeletePackage`` removes it.
@@ -54,7 +64,7 @@ from typing import BinaryIO, Final
 
 from codeartifact_generic.handler import contract
 from codeartifact_generic.handler.contract import Status
-from codeartifact_generic.testing.emulator import blobs, errors
+from codeartifact_generic.testing.emulator import blobs, errors, ratelimit
 
 DEFAULT_ACCOUNT_ID: Final = "123456789012"
 DEFAULT_REGION: Final = "us-east-1"
@@ -68,30 +78,56 @@ NOT_ALLOWED: Final = "NOT_ALLOWED"
 #: Statuses UpdatePackageVersionsStatus may set ("Archived, Published, or Unlisted").
 SETTABLE_STATUSES: Final = (Status.PUBLISHED, Status.UNLISTED, Status.ARCHIVED)
 
+#: PublishPackageVersion calls per second per account ("PublishPackageVersion requests per
+#: second", 10 in each Region, adjustable: https://docs.aws.amazon.com/codeartifact/latest/ug/
+#: service-limits.html).
+PUBLISH_RATE_PER_SECOND: Final = 10.0
+PUBLISH: Final = "PublishPackageVersion"
+
 
 @dataclass(frozen=True)
 class Limits:
-    """Service quotas the emulator enforces (adjustable, like the real ones)."""
+    """Service quotas the emulator enforces (adjustable, like the real ones).
+
+    ``publish_rate_per_second=None`` turns the publish rate limit off (so does 0 on the
+    ``serve`` command line); ``publish_burst`` is the token bucket's size (default: the rate,
+    one second's worth; AWS does not document a burst).
+    """
 
     #: Largest asset accepted by PublishPackageVersion.
     max_asset_size_bytes: int = contract.MAX_ASSET_SIZE_BYTES
     #: Most assets one package version may hold.
     max_assets_per_version: int = contract.MAX_ASSETS_PER_VERSION
+    #: PublishPackageVersion calls per second for the account (None: unlimited).
+    publish_rate_per_second: float | None = PUBLISH_RATE_PER_SECOND
+    #: Calls the publish bucket holds (None: the rate, at least 1).
+    publish_burst: float | None = None
+
+    def __post_init__(self) -> None:
+        self.publish_limit()  # a bad rate or burst fails here, not at the first publish
+
+    def publish_limit(self) -> ratelimit.RateLimit | None:
+        """The publish rate limit as a token bucket's parameters (None: off)."""
+        rate = self.publish_rate_per_second
+        if rate is None:
+            return None
+        burst = self.publish_burst if self.publish_burst is not None else max(1.0, rate)
+        return ratelimit.RateLimit(float(rate), float(burst))
 
 
 @dataclass(frozen=True)
 class Asset:
-    """One stored asset: size, hex digests by API algorithm name, and its file."""
+    """One stored asset: size, digests (SHA-256 known, the others computed lazily), file."""
 
     name: str
     size: int
-    hashes: Mapping[str, str]
+    digests: blobs.Digests
     path: Path
 
     @property
     def sha256(self) -> str:
         """The SHA-256 hex digest."""
-        return self.hashes["SHA-256"]
+        return self.digests.sha256
 
 
 @dataclass
@@ -192,12 +228,44 @@ class PackageRef:
 
 @dataclass(frozen=True)
 class PublishOutcome:
-    """What PublishPackageVersion reports."""
+    """What PublishPackageVersion reports (``hashes``: the asset's digests it answers)."""
 
     version: str
     revision: str
     status: str
     asset: Asset
+    hashes: Mapping[str, str]
+
+
+class PendingDigests:
+    """Assets whose every digest a response needs; from :meth:`Store.open_digests`.
+
+    The files of assets with missing digests were opened under the store's lock (so a
+    concurrent delete cannot take them away); :meth:`hashes` computes outside it.
+    """
+
+    def __init__(self, assets: Sequence[Asset], opened: Mapping[int, BinaryIO]) -> None:
+        self._assets = list(assets)
+        self._opened = dict(opened)
+
+    def hashes(self) -> list[dict[str, str]]:
+        """Each asset's four digests, in order (closes the opened files)."""
+        try:
+            found = []
+            for index, asset in enumerate(self._assets):
+                stream = self._opened.get(index)
+                found.append(
+                    asset.digests.complete(stream) if stream is not None else asset.digests.known()
+                )
+            return found
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the opened files."""
+        for stream in self._opened.values():
+            stream.close()
+        self._opened.clear()
 
 
 @dataclass(frozen=True)
@@ -245,6 +313,7 @@ class Store:
         limits: Limits | None = None,
         account_id: str = DEFAULT_ACCOUNT_ID,
         region: str = DEFAULT_REGION,
+        eager_digests: bool = False,
     ) -> None:
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
@@ -253,9 +322,14 @@ class Store:
         self.data_dir = Path(data_dir)
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
+        #: The quotas; tests may replace it while the emulator runs.
         self.limits = limits or Limits()
         self.account_id = account_id
         self.region = region
+        #: Compute all four digests while a body arrives (and answer them from publish).
+        self.eager_digests = eager_digests
+        #: The account's PublishPackageVersion token bucket (its counters are for tests).
+        self.publish_rate = ratelimit.TokenBucket()
         #: Guards every attribute below; re-entrant so callers can group several calls.
         self.lock = threading.RLock()
         self.domains: dict[str, Domain] = {}
@@ -269,6 +343,29 @@ class Store:
     def blob_files(self) -> list[Path]:
         """Asset files currently on disk (for tests)."""
         return sorted(self.blob_dir.glob("*.blob"))
+
+    # ------------------------------------------------------------------------------ quotas
+
+    def admit(self, operation: str) -> None:
+        """Apply the request-rate quotas to a call of ``operation`` before it runs:
+        ``ThrottlingException`` (429, ``Retry-After``) when its bucket is empty."""
+        if operation != PUBLISH:
+            return
+        limit = self.limits.publish_limit()
+        wait = self.publish_rate.take(limit)
+        if wait is None or limit is None:
+            return
+        raise errors.EmulatorError(
+            errors.THROTTLING,
+            f"Rate exceeded: at most {limit.rate:g} {PUBLISH} calls per second for account "
+            f"{self.account_id} (service quota)",
+            fields={"retryAfterSeconds": ratelimit.retry_after_seconds(wait)},
+        )
+
+    @property
+    def throttled_publishes(self) -> int:
+        """PublishPackageVersion calls refused by the rate limit so far."""
+        return self.publish_rate.throttled
 
     # ----------------------------------------------------------------------------- domains
 
@@ -516,6 +613,7 @@ class Store:
                 self.blob_dir,
                 declared_size=declared_size,
                 limit=self.limits.max_asset_size_bytes,
+                eager=self.eager_digests,
             )
         except blobs.SizeLimitExceeded as error:
             raise errors.quota_exceeded(
@@ -596,7 +694,7 @@ class Store:
                 )
             asset = existing
         else:
-            asset = Asset(asset_name, staged.size, dict(staged.hashes), staged.path)
+            asset = Asset(asset_name, staged.size, blobs.Digests(staged.hashes), staged.path)
             kept = True
         if package is None:
             package = Package(ref.format, ref.namespace, ref.package)
@@ -616,7 +714,8 @@ class Store:
         if not unfinished:
             version.status = Status.PUBLISHED
             version.published_time = now()
-        outcome = PublishOutcome(version_name, version.revision, version.status, asset)
+        hashes = asset.digests.known() if self.eager_digests else {blobs.SHA256: asset.sha256}
+        outcome = PublishOutcome(version_name, version.revision, version.status, asset, hashes)
         return outcome, kept
 
     # ------------------------------------------------------------------- version batches
@@ -718,6 +817,20 @@ class Store:
         return outcome
 
     # ------------------------------------------------------------------------------ assets
+
+    def open_digests(self, assets: Sequence[Asset]) -> PendingDigests:
+        """Call under :attr:`lock`: open the files of ``assets`` whose digests are not all
+        known yet; then, after releasing the lock, ``.hashes()`` gives every digest."""
+        with self.lock:
+            opened: dict[int, BinaryIO] = {}
+            try:
+                for index, asset in enumerate(assets):
+                    if not asset.digests.is_complete:
+                        opened[index] = asset.path.open("rb")
+            except BaseException:
+                PendingDigests([], opened).close()
+                raise
+            return PendingDigests(assets, opened)
 
     def open_asset(
         self, ref: PackageRef, version_name: str, asset_name: str, revision: str | None = None
