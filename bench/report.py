@@ -641,6 +641,7 @@ def markdown(results: Mapping[str, Any]) -> str:
         f"Medians of {meta['repeat']} interleaved runs, each workload a whole process, on "
         f"{meta['cpus']} CPUs ({meta['machine']}, Python {meta['python']}); moto and the "
         "CodeArtifact emulator on 127.0.0.1. "
+        + _ingest_sentence(results)
         + f"Targets of issue 5: {sum(t['verdict'] == 'PASS' for t in results['targets'])} PASS"
         + "".join(
             f"; MISS {t['target']}: {t['measured']}"
@@ -650,6 +651,18 @@ def markdown(results: Mapping[str, Any]) -> str:
         + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ingest_sentence(results: Mapping[str, Any]) -> str:
+    """The emulator's own ingest rate (the ceiling every publish runs under), if measured."""
+    rate = results.get("emulator_ingest_mb_per_s")
+    if rate is None:
+        return ""
+    runs = len((results.get("emulator_ingest") or {}).get("runs") or [])
+    return (
+        f"Emulator ingest (the ceiling): {rate:.0f} MB/s, median of {runs}, a raw HTTP publish "
+        "from memory. "
+    )
 
 
 def _bytes(count: int) -> str:
