@@ -658,7 +658,7 @@ def _ingest_sentence(results: Mapping[str, Any]) -> str:
     rate = results.get("emulator_ingest_mb_per_s")
     if rate is None:
         return ""
-    runs = len((results.get("emulator_ingest") or {}).get("runs") or [])
+    runs = (results.get("emulator_ingest") or {}).get("runs", 0)
     return (
         f"Emulator ingest (the ceiling): {rate:.0f} MB/s, median of {runs}, a raw HTTP publish "
         "from memory. "
