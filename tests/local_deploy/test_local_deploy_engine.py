@@ -22,7 +22,14 @@ from codeartifact_generic.testing.local_deploy.cli import main as cli_main
 from codeartifact_generic.testing.local_deploy.engine import DestroyFailed, LocalCloudFormation
 from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
-from .kit import Assemblies, AssemblyWriter, bootstrap_parameter_and_rule, journal, summary
+from .kit import (
+    Assemblies,
+    AssemblyWriter,
+    bootstrap_parameter_and_rule,
+    journal,
+    sequential_cloudformation,
+    summary,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -150,15 +157,7 @@ def output() -> io.StringIO:
 @pytest.fixture
 def cfn(state_dir: Path, s3_server: MotoS3Server, output: io.StringIO) -> Any:
     console = Console(file=output, width=200, highlight=False)
-    with LocalCloudFormation(
-        state_dir,
-        s3_endpoint=s3_server.endpoint_url,
-        console=console,
-        lambda_retries=0,
-        # One operation at a time: these tests pin CloudFormation's sequence of events;
-        # parallel scheduling is tested in tests/lifecycle/test_cloudformation_behaviour.py.
-        max_parallel=1,
-    ) as engine:
+    with sequential_cloudformation(state_dir, s3_server.endpoint_url, console) as engine:
         yield engine
 
 

@@ -16,6 +16,8 @@ from codeartifact_generic.testing._s3 import MotoS3Server
 from codeartifact_generic.testing.local_deploy.engine import DestroyFailed, LocalCloudFormation
 from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
+from .kit import sequential_cloudformation
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -63,15 +65,8 @@ def output() -> io.StringIO:
 def cfn(
     state_dir: Path, s3_server: MotoS3Server, output: io.StringIO
 ) -> Iterator[LocalCloudFormation]:
-    with LocalCloudFormation(
-        state_dir,
-        s3_endpoint=s3_server.endpoint_url,
-        console=Console(file=output, width=200),
-        lambda_retries=0,
-        # One operation at a time: these tests pin CloudFormation's sequence of events;
-        # parallel scheduling is tested in tests/lifecycle/test_cloudformation_behaviour.py.
-        max_parallel=1,
-    ) as engine:
+    console = Console(file=output, width=200)
+    with sequential_cloudformation(state_dir, s3_server.endpoint_url, console) as engine:
         yield engine
 
 

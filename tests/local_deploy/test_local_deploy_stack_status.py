@@ -23,7 +23,7 @@ from codeartifact_generic.testing._s3 import MotoS3Server
 from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
-from .kit import Assemblies
+from .kit import Assemblies, sequential_cloudformation
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -134,14 +134,7 @@ def statuses(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def cfn(state_dir: Path, s3_server: MotoS3Server) -> Iterator[LocalCloudFormation]:
     console = Console(file=io.StringIO(), width=200)
-    with LocalCloudFormation(
-        state_dir,
-        s3_endpoint=s3_server.endpoint_url,
-        console=console,
-        lambda_retries=0,
-        # One operation at a time: this test pins the sequence of handler calls.
-        max_parallel=1,
-    ) as engine:
+    with sequential_cloudformation(state_dir, s3_server.endpoint_url, console) as engine:
         yield engine
 
 
