@@ -175,16 +175,22 @@ class PackageAsset(ABC):
 
 
 class _StagedLocal(PackageAsset):
-    """A local source staged as a CDK file asset whose S3 key is its SHA256."""
+    """A local source, named at synth, staged as a CDK file asset whose S3 key is its SHA256."""
 
-    def _stage(self, scope: Construct, id: str, path: Path, name: str) -> BoundAsset:
+    _name: str
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _stage(self, scope: Construct, id: str, path: Path) -> BoundAsset:
         sha256 = file_sha256(path)
         # The SHA256 we need anyway doubles as CDK's asset hash: the file is read once.
         asset = s3_assets.Asset(
             scope, id, path=str(path), asset_hash=sha256, asset_hash_type=AssetHashType.CUSTOM
         )
         return BoundAsset(
-            name=name,
+            name=self._name,
             bucket=asset.bucket,
             key=asset.s3_object_key,
             object_version=None,
@@ -197,10 +203,6 @@ class _LocalFile(_StagedLocal):
     def __init__(self, path: str, name: str | None) -> None:
         self._path = Path(path)
         self._name = name or self._path.name
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     def problems(self) -> list[str]:
         found = super().problems()
@@ -216,7 +218,7 @@ class _LocalFile(_StagedLocal):
         return found
 
     def bind(self, scope: Construct, id: str) -> BoundAsset:
-        return self._stage(scope, id, self._path, self._name)
+        return self._stage(scope, id, self._path)
 
 
 class _LocalDirectory(_StagedLocal):
@@ -236,10 +238,6 @@ class _LocalDirectory(_StagedLocal):
         self._exclude = exclude
         self._ignore_mode = ignore_mode
         self._exclude_clutter = exclude_clutter
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     def problems(self) -> list[str]:
         found = super().problems()
@@ -288,17 +286,13 @@ class _LocalDirectory(_StagedLocal):
         write_zip(root, archive, compress=self._compress, ignored=self._ignored(root))
         if (size := archive.stat().st_size) > contract.MAX_ASSET_SIZE_BYTES:
             raise ValidationError(scope.node.path, [_too_large(self._name, size)])
-        return self._stage(scope, id, archive, self._name)
+        return self._stage(scope, id, archive)
 
 
 class _Data(_StagedLocal):
     def __init__(self, name: str, data: object) -> None:
         self._name = name
         self._data = data
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     def problems(self) -> list[str]:
         found = super().problems()
@@ -318,7 +312,7 @@ class _Data(_StagedLocal):
         # CDK keeps the staged file's extension in the S3 key, so give it a real one.
         path = _scratch_dir() / f"{digest}{PurePosixPath(self._name).suffix or '.bin'}"
         path.write_bytes(content)
-        return self._stage(scope, id, path, self._name)
+        return self._stage(scope, id, path)
 
 
 class _BucketObject(PackageAsset):
