@@ -25,10 +25,10 @@ from codeartifact_generic.handler import contract
 
 from bench.measure import ProcessStats, run_process
 from codeartifact_generic.bundling import HANDLER
-from codeartifact_generic.testing.local_deploy import lambda_runner
-from codeartifact_generic.testing.local_deploy.events import make_event, make_stack_id
-from codeartifact_generic.testing.local_deploy.lambda_runner import LambdaFunction, LambdaRunner
-from codeartifact_generic.testing.local_deploy.response_server import (
+from codeartifact_generic.testing._local_deploy import lambda_runner
+from codeartifact_generic.testing._local_deploy.events import make_event, make_stack_id
+from codeartifact_generic.testing._local_deploy.lambda_runner import LambdaFunction, LambdaRunner
+from codeartifact_generic.testing._local_deploy.response_server import (
     CustomResourceResponse,
     ResponseServer,
     ResponseViolation,

@@ -45,7 +45,7 @@ from bench.measure import ProcessStats, combine, run_process
 from bench.objects import BUCKET, CREDENTIALS, MIB, BenchObject, prepare
 from bench.servers import REPO_ROOT, LocalServices
 from codeartifact_generic.bundling import BUNDLE_PACKAGE, bundle_hash, write_bundle
-from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
+from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
 
 if TYPE_CHECKING:
     from mypy_boto3_codeartifact import CodeArtifactClient

@@ -49,6 +49,8 @@ class AssetProp:
     KEY: Final = "Key"
     OBJECT_VERSION: Final = "ObjectVersion"
     SHA256: Final = "Sha256"
+    #: Present exactly when synth staged the file and computed its ``Sha256`` itself; a
+    #: ``Sha256`` without it was declared by the user for an existing S3 object.
     SIZE: Final = "Size"
 
 

@@ -29,10 +29,31 @@ class AssetSpec:
     bucket: str
     key: str
     object_version: str | None = None
-    #: Lowercase hex SHA256 computed at synth, or None when only the deploy can know it.
+    #: Lowercase hex SHA256 computed at synth or declared by the user, or None when only the
+    #: deploy can know it.
     sha256: str | None = None
-    #: Size in bytes known at synth, or None.
+    #: Size in bytes known at synth (a staged file), or None.
     size: int | None = None
+
+    @property
+    def sha256_declared(self) -> bool:
+        """Whether ``sha256`` was declared by the user for an existing object, rather than
+        computed at synth from a staged file (which gives its size too)."""
+        return self.sha256 is not None and self.size is None
+
+    def sha256_mismatch(self, actual: str) -> str:
+        """Why the object whose SHA256 is ``actual`` is not this asset, and what to do."""
+        expected = (self.sha256 or "")[:12]
+        if self.sha256_declared:
+            return (
+                f"asset {self.name!r}: {self.location} has SHA256 {actual[:12]}… but "
+                f"{expected}… was declared for it: declare the object's real SHA256 (or none), "
+                "or point the asset at the object you meant"
+            )
+        return (
+            f"asset {self.name!r}: {self.location} has SHA256 {actual[:12]}… but synth "
+            f"computed {expected}…: the object changed since synth; synthesize and deploy again"
+        )
 
     @property
     def location(self) -> str:

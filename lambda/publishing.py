@@ -201,10 +201,7 @@ def _plan(spec: AssetSpec, source: ObjectSource) -> _Planned:
             f"{spec.size}: the object changed since synth"
         )
     if spec.sha256 and info.stored_sha256 and spec.sha256 != info.stored_sha256:
-        raise PublishFailed(
-            f"asset {spec.name!r}: {spec.location} has SHA256 {info.stored_sha256[:12]}… but "
-            f"synth computed {spec.sha256[:12]}…: the object changed since synth"
-        )
+        raise PublishFailed(spec.sha256_mismatch(info.stored_sha256))
     return _Planned(spec, info, spec.sha256 or info.stored_sha256)
 
 
@@ -253,7 +250,11 @@ def _publish_one(
         sha256 = plan.sha256
         path = "stream-declared-sha256" if spec.sha256 else "stream-s3-checksum"
         body = HashingBody(
-            _opener(source, plan), info.size, expected_sha256=sha256, progress=progress
+            _opener(source, plan),
+            info.size,
+            expected_sha256=sha256,
+            progress=progress,
+            describe_mismatch=spec.sha256_mismatch if spec.sha256 else None,
         )
         with closing(body):
             try:

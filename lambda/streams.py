@@ -121,11 +121,13 @@ class _Prefetch:
         size: int,
         expected: str | None,
         progress: Progress,
+        describe_mismatch: Callable[[str], str] | None = None,
     ) -> None:
         self._open_source = open_source
         self._size = size
         self._expected = expected
         self._progress = progress
+        self._describe_mismatch = describe_mismatch
         self._queue: queue.Queue[bytes | _End | _Failed] = queue.Queue(maxsize=PREFETCH_CHUNKS)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="s3-prefetch", daemon=True)
@@ -196,8 +198,11 @@ class _Prefetch:
                     hexdigest = digest.hexdigest()
                     if self._expected is not None and hexdigest != self._expected:
                         raise AssetContentMismatch(
-                            f"asset {name!r} has SHA256 {hexdigest[:12]}… but "
-                            f"{self._expected[:12]}… was declared: the object changed since synth"
+                            self._describe_mismatch(hexdigest)
+                            if self._describe_mismatch
+                            else f"asset {name!r} has SHA256 {hexdigest[:12]}… but "
+                            f"{self._expected[:12]}… was expected: the object changed while "
+                            "it was read"
                         )
                     if chunk and not self._put(chunk):
                         return
@@ -229,10 +234,14 @@ class HashingBody:
         *,
         expected_sha256: str | None,
         progress: Progress,
+        describe_mismatch: Callable[[str], str] | None = None,
     ) -> None:
+        """``describe_mismatch(actual_sha256)`` words the failure when the bytes are not the
+        expected ones (default: the object changed while it was read)."""
         self._open_source = open_source
         self._size = size
         self._expected = expected_sha256
+        self._describe_mismatch = describe_mismatch
         self._progress = progress
         self._prefetch: _Prefetch | None = None
         #: A failure retrying cannot help (a mismatch, an unreadable source, no time left, a
@@ -290,7 +299,11 @@ class HashingBody:
                 raise self.failure
             if self._prefetch is None:
                 self._prefetch = _Prefetch(
-                    self._open_source, self._size, self._expected, self._progress
+                    self._open_source,
+                    self._size,
+                    self._expected,
+                    self._progress,
+                    self._describe_mismatch,
                 )
             prefetch = self._prefetch
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator
 
 from .support import DOMAIN, REPOSITORY, Cli, aws_env, make_client
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator
 
 from .support import DOMAIN, NAMESPACE, PKG, REPOSITORY, make_client, publish, sha256
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator, Limits
 
 from .support import (
     DOMAIN,

@@ -13,9 +13,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator, blobs
-from codeartifact_generic.testing.emulator.blobs import ALGORITHMS, Digests, stage
-from codeartifact_generic.testing.emulator.store import PackageRef
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator, blobs
+from codeartifact_generic.testing._emulator.blobs import ALGORITHMS, Digests, stage
+from codeartifact_generic.testing._emulator.store import PackageRef
 
 from .support import DOMAIN, NAMESPACE, PACKAGE, PKG, REPOSITORY, make_client, publish, sha256
 

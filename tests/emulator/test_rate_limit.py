@@ -20,8 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from codeartifact_generic.testing.__main__ import build_parser
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
-from codeartifact_generic.testing.emulator.ratelimit import (
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator, Limits
+from codeartifact_generic.testing._emulator.ratelimit import (
     RateLimit,
     TokenBucket,
     retry_after_seconds,

@@ -21,7 +21,7 @@ import trustme
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator, EmulatorError, Request
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator, EmulatorError, Request
 
 from .support import DOMAIN, PKG, REPOSITORY, make_client, publish, sha256
 

@@ -15,14 +15,14 @@ from typing import Any
 import boto3
 import pytest
 
-from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
-from codeartifact_generic.testing.emulator.faults import Call
-from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator, Limits
+from codeartifact_generic.testing._emulator.faults import Call
+from codeartifact_generic.testing._local_deploy.cloudformation_api import (
     CloudFormationEndpoint,
     StackDirectory,
 )
-from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
+from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
+from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
 from handler.harness import CustomResourceHarness, Outcome, properties
 from scaffolding.s3_fault_proxy import S3FaultProxy
 

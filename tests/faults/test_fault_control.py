@@ -18,8 +18,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from codeartifact_generic.testing.__main__ import build_parser
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator, FaultControl
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator, FaultControl
 
 from .conftest import Kit, sha256
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator
 
 from .harness import CustomResourceHarness
 
@@ -74,11 +74,11 @@ def harness(
 ) -> Iterator[CustomResourceHarness]:
     """The bundled handler behind a local ResponseURL server, with a DescribeStacks endpoint
     (which knows no stack until a test begins a stack operation)."""
-    from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+    from codeartifact_generic.testing._local_deploy.cloudformation_api import (
         CloudFormationEndpoint,
         StackDirectory,
     )
-    from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
+    from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
 
     stacks = StackDirectory()
     with ResponseServer() as responses, CloudFormationEndpoint(stacks) as cloudformation:

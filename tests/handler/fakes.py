@@ -1,7 +1,7 @@
 """In-memory fakes of the handler's two ports (``codeartifact_generic.handler.ports``).
 
 They follow the rules of the real services that the workflows depend on, as the CodeArtifact
-emulator implements them (``codeartifact_generic.testing.emulator.store``): a version is
+emulator implements them (``codeartifact_generic.testing._emulator.store``): a version is
 created by its first publish (Unfinished, or Published without ``unfinished``), only an
 Unfinished version accepts assets, the same name with other bytes is a ``ConflictException``,
 a body whose SHA256 is not the declared one is refused, every accepted write gives a new

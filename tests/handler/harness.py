@@ -19,23 +19,23 @@ from typing import Any, Protocol
 from codeartifact_generic.handler import contract
 
 from codeartifact_generic.bundling import HANDLER, write_bundle
-from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+from codeartifact_generic.testing._local_deploy.cloudformation_api import (
     StackDirectory,
     format_timestamp,
 )
-from codeartifact_generic.testing.local_deploy.events import make_event, make_stack_id
-from codeartifact_generic.testing.local_deploy.lambda_runner import (
+from codeartifact_generic.testing._local_deploy.events import make_event, make_stack_id
+from codeartifact_generic.testing._local_deploy.lambda_runner import (
     Invocation,
     LambdaFunction,
     LambdaRunner,
 )
-from codeartifact_generic.testing.local_deploy.response_server import (
+from codeartifact_generic.testing._local_deploy.response_server import (
     CustomResourceResponse,
     ResponseServer,
     ResponseViolation,
     check_response,
 )
-from codeartifact_generic.testing.local_deploy.state import StackState
+from codeartifact_generic.testing._local_deploy.state import StackState
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -315,6 +315,29 @@ def test_a_stored_sha256_other_than_the_declared_one_fails_before_reading(world:
     assert world.writes() == []
 
 
+def _declared(name: str, data: bytes) -> AssetSpec:
+    """An existing object's asset whose SHA256 the user declared (no size: nothing staged)."""
+    return AssetSpec(name=name, bucket=BUCKET, key=f"k/{name}", sha256=sha256(data))
+
+
+@pytest.mark.parametrize("stored_sha256", [True, False])
+def test_a_declared_sha256_that_does_not_match_the_object_says_so(
+    world: World, stored_sha256: bool
+) -> None:
+    # GIVEN an existing object and a SHA256 the user declared for other bytes (found from S3's
+    # stored checksum before reading, or while streaming)
+    world.objects.put(BUCKET, "k/a.bin", b"the real bytes", stored_sha256=stored_sha256)
+    # WHEN published
+    with pytest.raises((PublishFailed, AssetContentMismatch)) as caught:
+        world.publish(request(_declared("a.bin", b"what the user thought")))
+    # THEN the reason blames the declaration, not a change since synth, and says what to do
+    reason = str(caught.value)
+    assert "'a.bin'" in reason and "was declared for it" in reason
+    assert "declare the object's real SHA256" in reason
+    assert "since synth" not in reason
+    assert not world.version.exists
+
+
 def test_unknown_hash_uses_the_stored_checksum_or_is_computed_while_spooling(
     world: World,
 ) -> None:

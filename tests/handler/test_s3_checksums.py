@@ -26,7 +26,7 @@ import pytest
 from codeartifact_generic.handler import contract
 from codeartifact_generic.handler.s3_source import _full_object_sha256
 
-from codeartifact_generic.testing.local_deploy.assets import MIN_PART_SIZE, upload_like_cdk
+from codeartifact_generic.testing._local_deploy.assets import MIN_PART_SIZE, upload_like_cdk
 from scaffolding.s3_fault_proxy import S3FaultProxy
 
 from .conftest import Repo, Servers
@@ -49,11 +49,11 @@ def reading_harness(
     servers: Servers, proxy: S3FaultProxy, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CustomResourceHarness]:
     """The bundled handler, reading S3 through the recording proxy."""
-    from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+    from codeartifact_generic.testing._local_deploy.cloudformation_api import (
         CloudFormationEndpoint,
         StackDirectory,
     )
-    from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
+    from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
 
     stacks = StackDirectory()
     with ResponseServer() as responses, CloudFormationEndpoint(stacks) as cloudformation:

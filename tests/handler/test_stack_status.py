@@ -10,12 +10,12 @@ import boto3
 import pytest
 from codeartifact_generic.handler.stack_status import GIVEN_UP, StackView, is_rollback
 
-from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS
-from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+from codeartifact_generic.testing._local_deploy.cloudformation_api import (
     CloudFormationEndpoint,
     StackDirectory,
 )
-from codeartifact_generic.testing.local_deploy.state import StackState
+from codeartifact_generic.testing._local_deploy.state import StackState
+from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

@@ -63,7 +63,7 @@ def test_mismatch_withholds_the_last_chunk() -> None:
     data = b"x" * (3 * CHUNK_BYTES)
     body, _ = _body(data, declared=b"y" * len(data))
     # WHEN it is read to the end
-    with pytest.raises(AssetContentMismatch, match="changed since synth"):
+    with pytest.raises(AssetContentMismatch, match="changed while it was read"):
         _drain(body)
     # THEN the server never got the whole object, and rewinding re-raises (no retry)
     assert body.tell() <= 2 * CHUNK_BYTES

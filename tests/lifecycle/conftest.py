@@ -12,8 +12,8 @@ import pytest
 
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._lifecycle import VersionRow, repository_versions
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
-from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 
 from .lifecycle_app import DOMAIN, REPOSITORY, Knobs, synth
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
-from codeartifact_generic.testing.local_deploy.providers import (
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.providers import (
     ProviderContext,
     ProviderError,
     ProvisionResult,
     ResourceProvider,
     ResourceRequest,
 )
-from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
+from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 
 from .lifecycle_app import DOMAIN, REPOSITORY
 

@@ -18,7 +18,7 @@ import pytest
 from codeartifact_generic import VersionStatus
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._lifecycle import repository_versions
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 
 from .conftest import Lifecycle
 from .interleaving import CUE_TYPE, App, Deployment, FailOnCue, synth

@@ -13,7 +13,7 @@ import pytest
 
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._demo import inspect, synthesize
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 
 REPO = Path(__file__).resolve().parents[2]
 CDK_CLI = REPO / "node_modules" / ".bin" / "cdk"

@@ -22,7 +22,7 @@ from aws_cdk import aws_codeartifact as codeartifact
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset
 from codeartifact_generic.testing import LocalEnvironment
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator, Limits
 
 pytestmark = pytest.mark.slow
 

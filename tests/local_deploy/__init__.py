@@ -1,1 +1,1 @@
-"""Tests of the local CloudFormation kit (codeartifact_generic.testing.local_deploy)."""
+"""Tests of the local CloudFormation kit (codeartifact_generic.testing._local_deploy)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

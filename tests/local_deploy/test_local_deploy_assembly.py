@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from codeartifact_generic.testing.local_deploy.assembly import AssemblyError, CloudAssembly
-from codeartifact_generic.testing.local_deploy.assets import publish_assets, zip_directory
-from codeartifact_generic.testing.local_deploy.events import make_event, stringify_properties
+from codeartifact_generic.testing._local_deploy.assembly import AssemblyError, CloudAssembly
+from codeartifact_generic.testing._local_deploy.assets import publish_assets, zip_directory
+from codeartifact_generic.testing._local_deploy.events import make_event, stringify_properties
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

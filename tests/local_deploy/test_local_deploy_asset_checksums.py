@@ -33,16 +33,16 @@ import boto3
 import pytest
 
 from codeartifact_generic.testing import LocalEnvironment
-from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
-from codeartifact_generic.testing.local_deploy.assembly import CloudAssembly
-from codeartifact_generic.testing.local_deploy.assets import (
+from codeartifact_generic.testing._local_deploy.assembly import CloudAssembly
+from codeartifact_generic.testing._local_deploy.assets import (
     MAX_PARTS,
     MIN_PART_SIZE,
     part_size,
     publish_assets,
     upload_like_cdk,
 )
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -15,12 +15,12 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.model import StructureShape
 
-from codeartifact_generic.testing.local_deploy.cloudformation_api import (
+from codeartifact_generic.testing._local_deploy.cloudformation_api import (
     XML_NAMESPACE,
     CloudFormationEndpoint,
     StackDirectory,
 )
-from codeartifact_generic.testing.local_deploy.state import OutputState, StackState
+from codeartifact_generic.testing._local_deploy.state import OutputState, StackState
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

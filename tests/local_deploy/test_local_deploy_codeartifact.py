@@ -12,13 +12,13 @@ import boto3
 import pytest
 from rich.console import Console
 
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 
 from .kit import AssemblyWriter
 
 try:
     from codeartifact_generic.testing import LocalEnvironment
-    from codeartifact_generic.testing.emulator import CodeArtifactEmulator  # noqa: F401
+    from codeartifact_generic.testing._emulator import CodeArtifactEmulator  # noqa: F401
 except ImportError as missing:  # pragma: no cover - the emulator is developed in parallel
     pytest.skip(f"CodeArtifact emulator not importable: {missing}", allow_module_level=True)
 
@@ -172,7 +172,7 @@ def test_replacing_a_custom_named_resource_in_place_is_refused(
         cfn.deploy(synth("v1", None))
 
         # WHEN a replacement-only property changes while the name stays
-        from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
+        from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 
         with pytest.raises(DeploymentFailed) as failure:
             cfn.deploy(synth("v2", "arn:aws:kms:us-east-1:123456789012:key/other"))

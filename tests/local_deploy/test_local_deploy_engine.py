@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from rich.console import Console
 
+from codeartifact_generic.testing._local_deploy.cli import main as cli_main
+from codeartifact_generic.testing._local_deploy.engine import DestroyFailed, LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
-from codeartifact_generic.testing.local_deploy.cli import main as cli_main
-from codeartifact_generic.testing.local_deploy.engine import DestroyFailed, LocalCloudFormation
-from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
 from .kit import (
     Assemblies,

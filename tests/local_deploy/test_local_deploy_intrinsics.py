@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from codeartifact_generic.testing.local_deploy.intrinsics import (
+from codeartifact_generic.testing._local_deploy.intrinsics import (
     NO_VALUE,
     PseudoParameters,
     ResolutionError,

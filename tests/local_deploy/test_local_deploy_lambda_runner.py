@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import pytest
 from rich.console import Console
 
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.lambda_runner import LambdaFunction, LambdaRunner
+from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
-from codeartifact_generic.testing.local_deploy.lambda_runner import LambdaFunction, LambdaRunner
-from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
 from .kit import AssemblyWriter, journal
 

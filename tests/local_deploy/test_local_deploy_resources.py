@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from rich.console import Console
 
+from codeartifact_generic.testing._local_deploy.engine import DestroyFailed, LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
-from codeartifact_generic.testing.local_deploy.engine import DestroyFailed, LocalCloudFormation
-from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
 from .kit import sequential_cloudformation
 
@@ -346,3 +346,44 @@ def test_a_rollback_keeps_what_the_failed_create_made_only_under_retain(
     # (RetainExceptOnCreate deletes what the rolled-back operation created)
     names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert (bucket in names) is kept
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "attribute", "exists"),
+    [
+        ("AWS::IAM::Role", "Arn", True),
+        ("AWS::IAM::Role", "RoleId", True),
+        ("AWS::IAM::Role", "PolicyArn", False),
+        ("AWS::IAM::ManagedPolicy", "PolicyArn", True),
+        ("AWS::IAM::ManagedPolicy", "RoleId", False),
+        ("AWS::IAM::Policy", "Id", True),
+        ("AWS::IAM::Policy", "RoleId", False),
+    ],
+)
+def test_iam_resources_have_the_return_values_of_their_type(
+    cfn: LocalCloudFormation, tmp_path: Path, resource_type: str, attribute: str, exists: bool
+) -> None:
+    # GIVEN an IAM resource and a parameter that reads one of its attributes
+    properties: dict[str, Any] = {
+        "AWS::IAM::Role": {"AssumeRolePolicyDocument": {}},
+        "AWS::IAM::ManagedPolicy": {"PolicyDocument": {}},
+        "AWS::IAM::Policy": {"PolicyName": "p", "PolicyDocument": {}},
+    }[resource_type]
+    template = {
+        "Resources": {
+            "Iam": {"Type": resource_type, "Properties": properties},
+            "Reader": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Type": "String", "Value": {"Fn::GetAtt": ["Iam", attribute]}},
+            },
+        }
+    }
+    assembly = write_assembly(tmp_path / "out", {"Iam": template})
+    # WHEN it is deployed
+    # THEN only the type's own return values resolve
+    if exists:
+        (summary,) = cfn.deploy(assembly)
+        assert summary.status == "CREATE_COMPLETE"
+    else:
+        with pytest.raises(DeploymentFailed, match=attribute):
+            cfn.deploy(assembly)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from codeartifact_generic.testing.local_deploy.events import make_event
-from codeartifact_generic.testing.local_deploy.response_server import (
+from codeartifact_generic.testing._local_deploy.events import make_event
+from codeartifact_generic.testing._local_deploy.response_server import (
     ResponseServer,
     ResponseViolation,
     check_response,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
-from codeartifact_generic.testing.local_deploy.stack_update import DeploymentFailed
 
 from .kit import Assemblies, AssemblyWriter, bootstrap_parameter_and_rule
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from rich.console import Console
 
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.lambda_runner import LambdaFunction, LambdaRunner
+from codeartifact_generic.testing._local_deploy.providers import layer_content_dir
 from codeartifact_generic.testing._s3 import MotoS3Server
-from codeartifact_generic.testing.local_deploy.engine import LocalCloudFormation
-from codeartifact_generic.testing.local_deploy.lambda_runner import LambdaFunction, LambdaRunner
-from codeartifact_generic.testing.local_deploy.providers import layer_content_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

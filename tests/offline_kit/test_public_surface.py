@@ -9,14 +9,10 @@ from pathlib import Path
 from types import ModuleType
 
 import codeartifact_generic.testing as kit
-from codeartifact_generic.testing import local_deploy
+from codeartifact_generic.testing import _local_deploy as local_deploy
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLIC = ["CodeArtifactEmulator", "LocalDeployError", "LocalEnvironment"]
-#: Subpackages and a module still named without an underscore, which only the kit and the
-#: tests import: renaming them touches the emulator and the local CloudFormation (see the
-#: README's list of public names).
-NOT_YET_UNDERSCORED = {"emulator", "local_deploy", "serving"}
 
 
 def test_the_kit_exports_exactly_the_public_names() -> None:
@@ -25,10 +21,10 @@ def test_the_kit_exports_exactly_the_public_names() -> None:
         assert getattr(kit, name).__name__ == name
 
 
-def test_every_other_module_of_the_kit_is_private() -> None:
+def test_every_module_of_the_kit_is_private() -> None:
     modules = {m.name for m in pkgutil.iter_modules(kit.__path__)}
     public = {name for name in modules if not name.startswith("_")}
-    assert public == NOT_YET_UNDERSCORED
+    assert public == set()
     assert local_deploy.__all__ == []
     names = {
         name

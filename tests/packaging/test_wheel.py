@@ -23,8 +23,8 @@ def test_wheel_ships_handler_and_kit_without_tests(wheel: Path) -> None:
         "codeartifact_generic/py.typed",
         "codeartifact_generic/handler/index.py",
         "codeartifact_generic/handler/contract.py",
-        "codeartifact_generic/testing/emulator/server.py",
-        "codeartifact_generic/testing/local_deploy/engine.py",
+        "codeartifact_generic/testing/_emulator/server.py",
+        "codeartifact_generic/testing/_local_deploy/engine.py",
     ):
         assert required in names, required
     assert not any(n.startswith(("tests/", "lambda/")) or "__pycache__" in n for n in names)

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator
 
 
 @pytest.fixture(scope="session")

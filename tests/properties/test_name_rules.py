@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset
-from codeartifact_generic.testing.emulator.model import CONTRACT_PATTERNS
+from codeartifact_generic.testing._emulator.model import CONTRACT_PATTERNS
 from codeartifact_generic.validation import ValidationError
 
 #: The asset name characters besides Unicode letters and numbers, as the CLI reference of

@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self
 from urllib.parse import unquote, urlsplit
 
-from codeartifact_generic.testing.serving import Managed, ServerThread
+from codeartifact_generic.testing._serving import Managed, ServerThread
 
 __all__ = ["ProxiedRequest", "S3FaultProxy"]
 

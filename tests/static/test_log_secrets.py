@@ -20,10 +20,10 @@ from urllib.parse import quote, urlencode
 import boto3
 import pytest
 
+from codeartifact_generic.testing._emulator import CodeArtifactEmulator
+from codeartifact_generic.testing._local_deploy.lambda_runner import LambdaFunction, LambdaRunner
+from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
-from codeartifact_generic.testing.emulator import CodeArtifactEmulator
-from codeartifact_generic.testing.local_deploy.lambda_runner import LambdaFunction, LambdaRunner
-from codeartifact_generic.testing.local_deploy.response_server import ResponseServer
 from handler.harness import CustomResourceHarness, Outcome, dump, properties
 
 REGION = "us-east-1"

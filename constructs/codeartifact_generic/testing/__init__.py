@@ -33,15 +33,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._emulator import CodeArtifactEmulator
+    from ._local_deploy.stack_update import LocalDeployError
     from ._local_env import LocalEnvironment
-    from .emulator import CodeArtifactEmulator
-    from .local_deploy.stack_update import LocalDeployError
 
 __all__ = ["CodeArtifactEmulator", "LocalDeployError", "LocalEnvironment"]
 
 _WHERE = {
-    "CodeArtifactEmulator": ".emulator",
-    "LocalDeployError": ".local_deploy.stack_update",
+    "CodeArtifactEmulator": "._emulator",
+    "LocalDeployError": "._local_deploy.stack_update",
     "LocalEnvironment": "._local_env",
 }
 

@@ -17,9 +17,9 @@ from . import _missing_extra
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; each subcommand sets ``func(args) -> int``."""
     from ._demo import add_up_commands  # noqa: PLC0415 - need the [testing] extra
+    from ._emulator.cli import add_serve_command  # noqa: PLC0415
     from ._lifecycle import add_lifecycle_command  # noqa: PLC0415
-    from .emulator.cli import add_serve_command  # noqa: PLC0415
-    from .local_deploy.cli import add_local_deploy_commands  # noqa: PLC0415
+    from ._local_deploy.cli import add_local_deploy_commands  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="python -m codeartifact_generic.testing",

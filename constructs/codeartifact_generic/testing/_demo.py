@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from mypy_boto3_codeartifact import CodeArtifactClient
     from mypy_boto3_s3 import S3Client
 
-    from .local_deploy.engine import LocalCloudFormation
+    from ._local_deploy.engine import LocalCloudFormation
 
 SubParsers = Any  # argparse._SubParsersAction is private
 
@@ -305,8 +305,8 @@ def wait_for_interrupt(stop: threading.Event | None = None) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     """``up`` (and ``demo``, which sets ``args.exit``): see the module docstring."""
-    from .local_deploy.assembly import AssemblyError  # noqa: PLC0415 - heavier imports
-    from .local_deploy.stack_update import LocalDeployError  # noqa: PLC0415
+    from ._local_deploy.assembly import AssemblyError  # noqa: PLC0415 - heavier imports
+    from ._local_deploy.stack_update import LocalDeployError  # noqa: PLC0415
 
     console = Console(highlight=False)
     if not console.is_terminal:

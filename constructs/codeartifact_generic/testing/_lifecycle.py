@@ -28,7 +28,7 @@ from ._local_env import LocalEnvironment
 if TYPE_CHECKING:
     from mypy_boto3_codeartifact import CodeArtifactClient
 
-    from .local_deploy.engine import LocalCloudFormation
+    from ._local_deploy.engine import LocalCloudFormation
 
 SubParsers = Any  # argparse._SubParsersAction is private
 
@@ -139,7 +139,7 @@ class LifecycleDriver:
 
     def run(self, step: Step) -> StepResult:
         """Synthesize and deploy (or destroy) one step; never raises for a failed deployment."""
-        from .local_deploy.stack_update import DeploymentFailed, LocalDeployError  # noqa: PLC0415
+        from ._local_deploy.stack_update import DeploymentFailed, LocalDeployError  # noqa: PLC0415
 
         self._count += 1
         self.console.rule(f"step {self._count}: {step.title}")
@@ -172,7 +172,7 @@ class LifecycleDriver:
         return result
 
     def _check_stacks(self, assembly: Path) -> None:
-        from .local_deploy.assembly import CloudAssembly  # noqa: PLC0415
+        from ._local_deploy.assembly import CloudAssembly  # noqa: PLC0415
 
         present = {stack.stack_name for stack in CloudAssembly.load(assembly).stacks}
         missing = [name for name in self.expect_stacks if name not in present]
@@ -252,8 +252,8 @@ def demo_steps(changed_artifact: Path) -> list[Step]:
 
 def run_lifecycle(args: argparse.Namespace) -> int:
     """``demo-lifecycle``: 0 when every step ended as expected."""
-    from .local_deploy.assembly import AssemblyError  # noqa: PLC0415 - heavier imports
-    from .local_deploy.engine import LocalCloudFormation  # noqa: PLC0415
+    from ._local_deploy.assembly import AssemblyError  # noqa: PLC0415 - heavier imports
+    from ._local_deploy.engine import LocalCloudFormation  # noqa: PLC0415
 
     console = Console() if Console().is_terminal else Console(width=160)
     workdir = Path(tempfile.mkdtemp(prefix="codeartifact-generic-lifecycle-"))

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from ._s3 import DUMMY_CREDENTIALS, MotoS3Server
-from .serving import Managed
+from ._serving import Managed
 
 if TYPE_CHECKING:
-    from .local_deploy.engine import LocalCloudFormation
+    from ._local_deploy.engine import LocalCloudFormation
 
 __all__ = ["EndpointUnavailable", "LocalEnvironment", "check_endpoints", "is_cloud_assembly"]
 
@@ -97,7 +97,7 @@ class LocalEnvironment(Managed):
         """Start the servers."""
         self.s3.start()
         if self._want_codeartifact and self.codeartifact is None:
-            from .emulator import CodeArtifactEmulator  # noqa: PLC0415 - optional, heavier
+            from ._emulator import CodeArtifactEmulator  # noqa: PLC0415 - optional, heavier
 
             options = {"port": self._codeartifact_port, **self._emulator_options}
             emulator = CodeArtifactEmulator(
@@ -170,7 +170,7 @@ class LocalEnvironment(Managed):
 
     def cloudformation(self, state_dir: str | Path, **options: Any) -> LocalCloudFormation:
         """A new ``LocalCloudFormation`` wired to these servers (the caller closes it)."""
-        from .local_deploy.engine import LocalCloudFormation  # noqa: PLC0415
+        from ._local_deploy.engine import LocalCloudFormation  # noqa: PLC0415
 
         return LocalCloudFormation(
             state_dir,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final, Self
 
 from moto.server import ThreadedMotoServer
 
-from .serving import Managed
+from ._serving import Managed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

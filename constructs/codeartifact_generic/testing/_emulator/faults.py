@@ -66,7 +66,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from codeartifact_generic.testing.emulator import errors, model
+from codeartifact_generic.testing._emulator import errors, model
 
 #: Path of the HTTP control endpoint.
 CONTROL_PATH: Final = "/__faults__"

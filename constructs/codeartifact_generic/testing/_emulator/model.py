@@ -34,8 +34,8 @@ from typing import Any, BinaryIO, Final, Protocol
 from urllib.parse import parse_qs
 
 from codeartifact_generic.handler import contract
-from codeartifact_generic.testing.emulator import errors
-from codeartifact_generic.testing.emulator.spec import (
+from codeartifact_generic.testing._emulator import errors
+from codeartifact_generic.testing._emulator.spec import (
     OperationModel,
     ServiceModel,
     Shape,

@@ -6,7 +6,7 @@ deployment or deletion failed, 2 bad input or an endpoint that does not answer: 
 are asked something before anything is deployed). To start the servers too, use ``up``. This
 module also runs on its own::
 
-    python -m codeartifact_generic.testing.local_deploy deploy cdk.out \\
+    python -m codeartifact_generic.testing._local_deploy deploy cdk.out \\
         --s3-endpoint http://127.0.0.1:5000 --codeartifact-endpoint http://127.0.0.1:5001
 """
 
@@ -189,7 +189,7 @@ def run_destroy(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry point: ``deploy`` / ``destroy``."""
     parser = argparse.ArgumentParser(
-        prog="python -m codeartifact_generic.testing.local_deploy",
+        prog="python -m codeartifact_generic.testing._local_deploy",
         description="Play CloudFormation locally for a synthesized CDK app.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)

@@ -25,9 +25,9 @@ from typing import Any, Final
 
 from codeartifact_generic.handler import contract
 from codeartifact_generic.handler.contract import Status
-from codeartifact_generic.testing.emulator import errors, paging
-from codeartifact_generic.testing.emulator.model import Payload
-from codeartifact_generic.testing.emulator.store import (
+from codeartifact_generic.testing._emulator import errors, paging
+from codeartifact_generic.testing._emulator.model import Payload
+from codeartifact_generic.testing._emulator.store import (
     Asset,
     BatchOutcome,
     Domain,

@@ -45,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self
 from urllib.parse import parse_qs
 
-from ..serving import Managed, ServerThread
+from .._serving import Managed, ServerThread
 from .state import StackState
 
 __all__ = [

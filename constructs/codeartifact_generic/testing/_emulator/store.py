@@ -64,7 +64,7 @@ from typing import BinaryIO, Final
 
 from codeartifact_generic.handler import contract
 from codeartifact_generic.handler.contract import Status
-from codeartifact_generic.testing.emulator import blobs, errors, ratelimit
+from codeartifact_generic.testing._emulator import blobs, errors, ratelimit
 
 DEFAULT_ACCOUNT_ID: Final = "123456789012"
 DEFAULT_REGION: Final = "us-east-1"

@@ -46,21 +46,21 @@ from pathlib import Path
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, urlsplit
 
-from codeartifact_generic.testing.emulator import errors, faults, model, operations
-from codeartifact_generic.testing.emulator.blobs import CHUNK_SIZE
-from codeartifact_generic.testing.emulator.body import (
+from codeartifact_generic.testing._emulator import errors, faults, model, operations
+from codeartifact_generic.testing._emulator.blobs import CHUNK_SIZE
+from codeartifact_generic.testing._emulator.body import (
     BadRequestBody,
     ChunkedBody,
     ContentLengthBody,
     RequestBody,
 )
-from codeartifact_generic.testing.emulator.store import (
+from codeartifact_generic.testing._emulator.store import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
     Limits,
     Store,
 )
-from codeartifact_generic.testing.serving import Managed, ServerThread
+from codeartifact_generic.testing._serving import Managed, ServerThread
 
 LOG = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Mapping
 from typing import Final
 
-from codeartifact_generic.testing.emulator.spec import service_model
+from codeartifact_generic.testing._emulator.spec import service_model
 
 ACCESS_DENIED: Final = "AccessDeniedException"
 CONFLICT: Final = "ConflictException"

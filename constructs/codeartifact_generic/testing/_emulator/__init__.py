@@ -1,6 +1,6 @@
 """Offline CodeArtifact: an HTTP server the AWS CLI and boto3 talk to unmodified.
 
->>> from codeartifact_generic.testing.emulator import CodeArtifactEmulator, Limits
+>>> from codeartifact_generic.testing._emulator import CodeArtifactEmulator, Limits
 >>> with CodeArtifactEmulator(limits=Limits(max_asset_size_bytes=1024)) as emulator:
 ...     url = emulator.endpoint_url  # for --endpoint-url / AWS_ENDPOINT_URL_CODEARTIFACT
 
@@ -13,11 +13,11 @@ second per account by default, ``Limits(publish_rate_per_second=None)`` turns it
 :mod:`.faults` (fault injection), :mod:`.cli` (``serve`` subcommand).
 """
 
-from codeartifact_generic.testing.emulator.errors import EmulatorError
-from codeartifact_generic.testing.emulator.faults import FaultControl, FaultRule, Faults
-from codeartifact_generic.testing.emulator.model import Request
-from codeartifact_generic.testing.emulator.server import BeforeDispatch, CodeArtifactEmulator
-from codeartifact_generic.testing.emulator.store import Limits, Store
+from codeartifact_generic.testing._emulator.errors import EmulatorError
+from codeartifact_generic.testing._emulator.faults import FaultControl, FaultRule, Faults
+from codeartifact_generic.testing._emulator.model import Request
+from codeartifact_generic.testing._emulator.server import BeforeDispatch, CodeArtifactEmulator
+from codeartifact_generic.testing._emulator.store import Limits, Store
 
 __all__ = [
     "BeforeDispatch",

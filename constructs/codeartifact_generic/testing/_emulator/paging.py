@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
-from codeartifact_generic.testing.emulator import errors
+from codeartifact_generic.testing._emulator import errors
 
 #: Page size when the request has no ``maxResults`` (AWS leaves the default unspecified).
 DEFAULT_PAGE_SIZE: Final = 100

@@ -9,9 +9,9 @@ import threading
 from types import FrameType
 from typing import Any
 
-from codeartifact_generic.testing.emulator.faults import CONTROL_PATH, KINDS
-from codeartifact_generic.testing.emulator.server import CodeArtifactEmulator
-from codeartifact_generic.testing.emulator.store import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Limits
+from codeartifact_generic.testing._emulator.faults import CONTROL_PATH, KINDS
+from codeartifact_generic.testing._emulator.server import CodeArtifactEmulator
+from codeartifact_generic.testing._emulator.store import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Limits
 
 
 def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:

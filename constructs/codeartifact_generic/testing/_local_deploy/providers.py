@@ -259,18 +259,25 @@ class IamProvider(ResourceProvider):
             "AWS::IAM::InstanceProfile": "instance-profile",
         }.get(request.resource_type)
         path = str(request.properties.get("Path") or "/")
+        # Return values per type (CloudFormation template reference, each type's "Return
+        # values"): a role has Arn and RoleId, a managed policy PolicyArn and PolicyId, an
+        # instance profile Arn; Ref is the name, except a managed policy's (its ARN) and an
+        # inline policy's (a generated id).
         attributes: dict[str, Any] = {}
         physical = name
         if kind:
             arn = f"arn:{ctx.partition}:iam::{ctx.account_id}:{kind}{path}{name}"
-            attributes = {"Arn": arn, "RoleId": "AROA" + secrets.token_hex(8).upper()}
-            attributes["PolicyArn"] = arn
+            unique_id = secrets.token_hex(8).upper()
             if request.resource_type == "AWS::IAM::Role":
-                attributes["RoleName"] = name
-            if request.resource_type == "AWS::IAM::ManagedPolicy":
-                physical = arn  # Ref of a managed policy is its ARN
+                attributes = {"Arn": arn, "RoleId": "AROA" + unique_id}
+            elif request.resource_type == "AWS::IAM::ManagedPolicy":
+                attributes = {"PolicyArn": arn, "PolicyId": "ANPA" + unique_id}
+                physical = arn
+            else:
+                attributes = {"Arn": arn}
         if request.resource_type == "AWS::IAM::Policy":
             physical = generate_name(request.stack_name, request.logical_id)[:64]
+            attributes = {"Id": physical}
         return ProvisionResult(physical_id=physical, attributes=attributes)
 
     def update(

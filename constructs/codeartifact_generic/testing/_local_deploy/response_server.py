@@ -30,7 +30,7 @@ from typing import Any, Final, Self
 
 import trustme
 
-from ..serving import Managed, ServerThread
+from .._serving import Managed, ServerThread
 
 __all__ = [
     "MAX_PHYSICAL_ID_BYTES",
