@@ -30,11 +30,12 @@ demo-lifecycle: setup
 	$(PY) -m codeartifact_generic.testing demo-lifecycle --app "python3 app.py"
 
 ## Lint, type-check, then the whole pytest suite on PYTEST_WORKERS pytest-xdist workers.
-## Tests sharing an expensive fixture stay on one worker (--dist loadgroup, tests/conftest.py).
-## PYTEST_WORKERS=0 runs it serially in one process.
+## Tests sharing an expensive fixture stay on one worker (--dist loadgroup), long tests are
+## handed out first (tests/conftest.py orders them; --no-loadscope-reorder keeps that order).
+## PYTEST_WORKERS=0 runs the suite serially in one process.
 PYTEST_WORKERS ?= 3
 test: setup lint
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 lint: setup typecheck
 	$(VENV)/bin/ruff check .

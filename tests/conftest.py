@@ -1,6 +1,6 @@
 """Shared pytest configuration, and how the suite is split across pytest-xdist workers.
 
-``make test`` runs ``pytest -n <workers> --dist loadgroup`` (see pyproject.toml and the
+``make test`` runs ``pytest -n <workers> --dist loadgroup --no-loadscope-reorder`` (the
 Makefile). Every worker is its own process with its own session: session-scoped servers bind
 port 0 on 127.0.0.1 and every temporary path comes from ``tmp_path``/``tmp_path_factory``
 (per-worker base directories under one run directory), so workers share nothing but the
@@ -11,9 +11,10 @@ read-only working tree. Two things are arranged here:
   folder of a session fixture's conftest, the module of a module fixture), merged across tests
   that share any of them, so ``--dist loadgroup`` sends the whole group to one worker. Other
   tests are distributed one by one.
-- **Long tests start first** on the workers (``slow`` mark, then :data:`LONG_FIRST`), so the
-  run does not end on one worker finishing a two-minute test while the other idles. The
-  order is changed only inside xdist workers; a serial run keeps pytest's order.
+- **Long tests are handed out first** (``slow`` mark, then :data:`LONG_FIRST`), so the run
+  does not end on one worker finishing a two-minute test while the others idle; xdist keeps
+  this order with ``--no-loadscope-reorder`` (by default it hands out the largest groups
+  first). The order is changed only inside xdist workers; a serial run keeps pytest's order.
 """
 
 from __future__ import annotations

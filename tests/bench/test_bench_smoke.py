@@ -1,13 +1,13 @@
 """Smoke test of the benchmark harness (``make bench`` runs the real sizes).
 
-``python -m bench.run`` with one 4 MiB object, one repeat and synth scaling with 1 and 2
-versions: every workload runs end to end, and results.json is checked against the benchmark's
-own raw samples. The metrics issue 5 asks for are derived here, independently of
-``bench.report``, from the samples each workload process produced; the report's metrics, its
-list of required metrics and its PASS/MISS verdicts must agree with that derivation. The
-harness runs in its own process, as ``make bench`` runs it (and because pytest puts ``tests/``
-on ``sys.path``, where ``tests/packaging`` would shadow the ``packaging`` module matplotlib
-needs).
+``python -m bench.run`` with one 4 MiB object, one repeat, 4 MiB of emulator ingest and synth
+scaling with 1 and 2 versions: every workload runs end to end, and results.json is checked
+against the benchmark's own raw samples. The metrics issue 5 asks for are derived here,
+independently of ``bench.report``, from the samples each workload process produced; the
+report's metrics, its list of required metrics and its PASS/MISS verdicts must agree with that
+derivation. The harness runs in its own process, as ``make bench`` runs it (and because pytest
+puts ``tests/`` on ``sys.path``, where ``tests/packaging`` would shadow the ``packaging`` module
+matplotlib needs).
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def test_harness_produces_every_metric(tmp_path: Path) -> None:
         [
             *(sys.executable, "-m", "bench.run"),
             *("--sizes", str(SIZE_MIB), "--repeat", "1", "--synth-counts", "1,2"),
+            *("--ingest-mib", str(SIZE_MIB)),
             *("--out", str(out), "--work-dir", str(tmp_path / "work")),
         ],
         cwd=REPO_ROOT,
@@ -186,6 +187,13 @@ def test_harness_produces_every_metric(tmp_path: Path) -> None:
         assert row["process_wall_s"] == sample["wall_s"]
     assert synth_samples[2]["template_bytes"] > synth_samples[1]["template_bytes"]
     assert results["handler_startup"]["cpu_s"] is not None
+
+    # The emulator's ingest rate: one publish of the 4 MiB asked for, its rate as measured
+    (ingest,) = results["emulator_ingest"]["samples"]
+    assert ingest["ok"]
+    assert (ingest["bytes"], ingest["publishes"]) == (size, 1)
+    assert ingest["mb_per_s"] == pytest.approx(size / ingest["seconds"] / 1e6, abs=0.1)
+    assert results["emulator_ingest_mb_per_s"] == ingest["mb_per_s"]
 
     # Each target's verdict is the one its measurement deserves under issue 5's limits
     verdicts = {t["target"]: t["verdict"] for t in results["targets"]}

@@ -63,13 +63,15 @@ def test_bucket_deployment_feeds_a_package_version_through_create_update_and_des
 
     with LocalEnvironment() as env:
         s3 = env.client("s3")
+        # moto's state is per process: other tests of this worker may have left buckets
+        existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
         s3.create_bucket(Bucket=PRELOADED[0])
         s3.put_object(Bucket=PRELOADED[0], Key=PRELOADED[1], Body=b"id,value\n1,42\n")
 
         # WHEN the app is deployed
         outputs = env.deploy("python3 app.py")
         first = _assets(env, "1.0.0")
-        bucket = _bucket(env)
+        bucket = _bucket(env, existing)
         keys_v1 = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
 
         # THEN the deployed object was published with its SHA256, beside the other sources
@@ -100,12 +102,14 @@ def test_bucket_deployment_feeds_a_package_version_through_create_update_and_des
         assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
-def _bucket(env: LocalEnvironment) -> str:
+def _bucket(env: LocalEnvironment, existing: set[str]) -> str:
     """The bucket the BucketDeployment wrote to (the only one besides the asset bucket and the
     pre-loaded one)."""
     names = {b["Name"] for b in env.client("s3").list_buckets()["Buckets"]}
     (bucket,) = {
-        n for n in names if not n.startswith("cdk-hnb659fds-assets-") and n != PRELOADED[0]
+        n
+        for n in names - existing
+        if not n.startswith("cdk-hnb659fds-assets-") and n != PRELOADED[0]
     }
     return bucket
 
