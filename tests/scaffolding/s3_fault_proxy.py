@@ -22,21 +22,20 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import logging
-import socket
-import socketserver
-import struct
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, Self
+from typing import Final
 from urllib.parse import unquote, urlsplit
 
-from codeartifact_generic.testing._serving import Managed, ServerThread
+from codeartifact_generic.testing._serving import (
+    BackgroundServer,
+    EntryPointHandler,
+    LocalHTTPServer,
+)
 
 __all__ = ["ProxiedRequest", "S3FaultProxy"]
 
@@ -92,64 +91,18 @@ class _Rule:
         return True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _Server(LocalHTTPServer):
     def __init__(self, address: tuple[str, int], proxy: S3FaultProxy) -> None:
         self.proxy = proxy
-        self._aborted: set[Any] = set()
-        self._aborted_lock = threading.Lock()
         super().__init__(address, _Handler)
 
-    def server_bind(self) -> None:
-        # No reverse DNS lookup (HTTPServer.server_bind calls socket.getfqdn).
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
 
-    def abort(self, request: Any) -> None:
-        """Close ``request``'s socket abortively when the handler is done: a TCP reset."""
-        with contextlib.suppress(OSError):
-            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with self._aborted_lock:
-            self._aborted.add(request)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._aborted_lock:
-            aborted = request in self._aborted
-            self._aborted.discard(request)
-        if aborted:
-            self.close_request(request)  # no FIN first
-            return
-        super().shutdown_request(request)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(EntryPointHandler):
     timeout = 60
+    methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
     server: _Server
 
-    def do_GET(self) -> None:
-        self._proxy()
-
-    def do_HEAD(self) -> None:
-        self._proxy()
-
-    def do_PUT(self) -> None:
-        self._proxy()
-
-    def do_POST(self) -> None:
-        self._proxy()
-
-    def do_DELETE(self) -> None:
-        self._proxy()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        LOG.debug("%s - %s", self.address_string(), format % args)
-
-    def _proxy(self) -> None:
+    def answer(self) -> None:
         body = self._read_body()
         bucket, key = _address(self.path)
         rule = self.server.proxy._take(self.command, bucket, key)
@@ -264,35 +217,24 @@ def _address(target: str) -> tuple[str, str]:
     return unquote(bucket), unquote(key)
 
 
-class S3FaultProxy(Managed):
+class S3FaultProxy(BackgroundServer):
     """A proxy in front of ``upstream_url`` (an S3 endpoint) on ``host`` and a free port."""
 
     def __init__(self, upstream_url: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__()
         self.upstream_url = upstream_url
         self._address = (host, port)
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._requests: list[ProxiedRequest] = []
-        self._serving: ServerThread | None = None
 
     @property
     def endpoint_url(self) -> str:
         """``http://host:port`` of the running proxy."""
-        if self._serving is None:
-            raise RuntimeError("S3FaultProxy is not running: call start() first")
-        return f"http://{self._address[0]}:{self._serving.port}"
+        return f"http://{self._address[0]}:{self._bound_port}"
 
-    def start(self) -> Self:
-        """Serve in a daemon thread."""
-        if self._serving is None:
-            self._serving = ServerThread(_Server(self._address, self), "s3-fault-proxy")
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (safe to call twice)."""
-        serving, self._serving = self._serving, None
-        if serving is not None:
-            serving.stop()
+    def _bind(self) -> tuple[_Server, str]:
+        return _Server(self._address, self), "s3-fault-proxy"
 
     # ------------------------------------------------------------------------------- faults
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final, Self
 
 from moto.server import ThreadedMotoServer
 
-from ._serving import Managed
+from ._serving import Managed, require_started
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -85,9 +85,7 @@ class MotoS3Server(Managed):
     @property
     def port(self) -> int:
         """The bound port (only after :meth:`start`)."""
-        if self._port is None:
-            raise RuntimeError("MotoS3Server is not running: call start() first")
-        return self._port
+        return require_started(self._port, self)
 
     @property
     def endpoint_url(self) -> str:

@@ -34,16 +34,13 @@ import dataclasses
 import json
 import logging
 import socket
-import socketserver
 import ssl
-import struct
 import threading
 import traceback
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from codeartifact_generic.testing._emulator import errors, faults, model, operations
@@ -60,7 +57,11 @@ from codeartifact_generic.testing._emulator.store import (
     Limits,
     Store,
 )
-from codeartifact_generic.testing._serving import Managed, ServerThread
+from codeartifact_generic.testing._serving import (
+    BackgroundServer,
+    EntryPointHandler,
+    LocalHTTPServer,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -74,26 +75,12 @@ BeforeDispatch = Callable[[str, model.Request], None]
 LIMITS_PATH: Final = "/__limits__"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Never wait for open keep-alive connections on close; stop() shuts them down instead.
-    block_on_close = False
-
+class _Server(LocalHTTPServer):
     def __init__(self, address: tuple[str, int], emulator: CodeArtifactEmulator) -> None:
         self.emulator = emulator
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
         self._connections: set[socket.socket] = set()
-        self._aborted: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # Like HTTPServer.server_bind without its reverse DNS lookup (socket.getfqdn).
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -103,23 +90,11 @@ class _Server(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
-            aborted = request in self._aborted
-            self._aborted.discard(request)
-        if aborted:
-            # No FIN first: closing with SO_LINGER 0 makes the client see a reset.
-            self.close_request(request)
-            return
         super().shutdown_request(request)
 
-    def abort(self, request: Any) -> None:
-        """Make the close of ``request`` (the connection's socket) abortive: a TCP reset."""
-        with contextlib.suppress(OSError):
-            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with self._connections_lock:
-            self._aborted.add(request)
-
-    def close_connections(self) -> None:
-        """Shut down every open connection so idle keep-alive threads end."""
+    def server_close(self) -> None:
+        """Close the listening socket, then every open connection (idle keep-alive threads end)."""
+        super().server_close()
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
@@ -127,10 +102,10 @@ class _Server(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(EntryPointHandler):
     server_version = "CodeArtifactEmulator/1.0"
     timeout = IDLE_TIMEOUT_SECONDS
+    methods = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH"})
     server: _Server
 
     def handle(self) -> None:
@@ -142,25 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         super().handle()
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        LOG.debug("%s - %s", self.address_string(), format % args)
-
-    def _handle(self) -> None:
+    def answer(self) -> None:
         try:
             body = self._request_body()
         except BadRequestBody as error:
@@ -238,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload.stream.close()
 
 
-class CodeArtifactEmulator(Managed):
+class CodeArtifactEmulator(BackgroundServer):
     """An in-process CodeArtifact service on ``host:port`` (port 0 picks a free one).
 
     ``data_dir`` holds the asset files (a temporary directory, removed on :meth:`stop`, when
@@ -259,6 +216,7 @@ class CodeArtifactEmulator(Managed):
         ssl_context: ssl.SSLContext | None = None,
         eager_digests: bool = False,
     ) -> None:
+        super().__init__()
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -275,32 +233,22 @@ class CodeArtifactEmulator(Managed):
         #: Hooks run before each operation's handler (see the module docstring).
         self.before_dispatch: list[BeforeDispatch] = []
         self.routes = model.RouteTable()
-        self._serving: ServerThread | None = None
 
     # ---------------------------------------------------------------------------- lifecycle
 
-    def start(self) -> Self:
-        """Bind and serve in a background thread; returns self."""
-        if self._serving is not None:
-            return self
+    def _bind(self) -> tuple[_Server, str]:
         server = _Server((self.host, self.port), self)
         if self.ssl_context is not None:
             server.socket = self.ssl_context.wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
         self.port = int(server.server_address[1])
-        self._serving = ServerThread(server, f"codeartifact-emulator:{self.port}")
         LOG.info("CodeArtifact emulator serving at %s", self.endpoint_url)
-        return self
+        return server, f"codeartifact-emulator:{self.port}"
 
     def stop(self) -> None:
         """Stop serving, close open connections and remove a temporary data directory."""
-        serving, self._serving = self._serving, None
-        if serving is not None:
-            serving.stop()
-            server = serving.server
-            assert isinstance(server, _Server)
-            server.close_connections()
+        super().stop()
         self.store.close()
 
     @property

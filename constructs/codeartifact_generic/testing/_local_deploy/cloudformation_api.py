@@ -42,10 +42,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import parse_qs
 
-from .._serving import Managed, ServerThread
+from .._serving import BackgroundServer
 from .state import StackState
 
 __all__ = [
@@ -552,7 +552,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class CloudFormationEndpoint(Managed):
+class CloudFormationEndpoint(BackgroundServer):
     """HTTP server on 127.0.0.1 answering CloudFormation's ``DescribeStacks`` from ``directory``.
 
     Example::
@@ -562,29 +562,16 @@ class CloudFormationEndpoint(Managed):
     """
 
     def __init__(self, directory: StackDirectory, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__()
         self.directory = directory
         self._host = host
         self._port = port
-        self._serving: ServerThread | None = None
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT`` (for ``AWS_ENDPOINT_URL_CLOUDFORMATION``)."""
-        if self._serving is None:
-            raise RuntimeError("CloudFormationEndpoint is not running: call start() first")
-        return f"http://{self._host}:{self._serving.port}"
+        return f"http://{self._host}:{self._bound_port}"
 
-    def start(self) -> Self:
-        """Bind and serve in a daemon thread."""
-        if self._serving is None:
-            self._serving = ServerThread(
-                _Server((self._host, self._port), self.directory),
-                "local-deploy-cloudformation-endpoint",
-            )
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down; safe to call twice."""
-        serving, self._serving = self._serving, None
-        if serving is not None:
-            serving.stop()
+    def _bind(self) -> tuple[_Server, str]:
+        server = _Server((self._host, self._port), self.directory)
+        return server, "local-deploy-cloudformation-endpoint"

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socket import socket
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import trustme
 
-from .._serving import Managed, ServerThread
+from .._serving import BackgroundServer, require_started
 
 __all__ = [
     "MAX_PHYSICAL_ID_BYTES",
@@ -221,7 +221,7 @@ class _TLSServer(ThreadingHTTPServer):
             tls.close()
 
 
-class ResponseServer(Managed):
+class ResponseServer(BackgroundServer):
     """HTTPS server on 127.0.0.1 that receives custom resource responses.
 
     Args:
@@ -231,11 +231,11 @@ class ResponseServer(Managed):
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, ca_dir: str | Path | None = None):
+        super().__init__()
         self._host = host
         self._port = port
         self._ca_dir = Path(ca_dir) if ca_dir is not None else None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._serving: ServerThread | None = None
         self._pending: dict[str, PendingResponse] = {}
         self._lock = threading.Lock()
         self._ca_file: Path | None = None
@@ -243,21 +243,15 @@ class ResponseServer(Managed):
     @property
     def ca_file(self) -> Path:
         """PEM of the CA that signed the server certificate (for ``SSL_CERT_FILE``)."""
-        if self._ca_file is None:
-            raise RuntimeError("ResponseServer is not running: call start() first")
-        return self._ca_file
+        return require_started(self._ca_file, self)
 
     @property
     def base_url(self) -> str:
         """``https://HOST:PORT``."""
-        if self._serving is None:
-            raise RuntimeError("ResponseServer is not running: call start() first")
-        return f"https://{self._host}:{self._serving.port}"
+        return f"https://{self._host}:{self._bound_port}"
 
-    def start(self) -> Self:
-        """Create the CA and certificate, bind, and serve in a daemon thread."""
-        if self._serving is not None:
-            return self
+    def _bind(self) -> tuple[_TLSServer, str]:
+        """Create the CA and certificate, and bind."""
         ca = trustme.CA()
         identities = [self._host] + [h for h in ("127.0.0.1", "localhost") if h != self._host]
         cert = ca.issue_cert(*identities)
@@ -270,16 +264,12 @@ class ResponseServer(Managed):
         directory.mkdir(parents=True, exist_ok=True)
         self._ca_file = directory / "ca.pem"
         ca.cert_pem.write_to_path(str(self._ca_file))
-        self._serving = ServerThread(
-            _TLSServer((self._host, self._port), self, ctx), "local-deploy-response-server"
-        )
-        return self
+        server = _TLSServer((self._host, self._port), self, ctx)
+        return server, "local-deploy-response-server"
 
     def stop(self) -> None:
-        """Shut the server down; safe to call twice."""
-        serving, self._serving = self._serving, None
-        if serving is not None:
-            serving.stop()
+        """Shut the server down and remove its certificate files; safe to call twice."""
+        super().stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
