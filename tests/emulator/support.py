@@ -1,12 +1,17 @@
-"""Helpers for emulator tests: constants, the AWS CLI runner and a boto3 client factory."""
+"""Helpers for emulator tests: constants, the AWS CLI runner, a boto3 client factory and the
+``serve`` command in a subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,3 +151,38 @@ PKG_ARGS = [
     "--package",
     PACKAGE,
 ]
+
+
+@contextlib.contextmanager
+def serve_in_subprocess(
+    data_dir: Path, *options: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``python -m codeartifact_generic.testing serve --port 0 --data-dir DATA_DIR OPTIONS`` in a
+    subprocess: (the process, the endpoint URL it printed); stopped with SIGTERM after."""
+    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "codeartifact_generic.testing", "serve", "--port", "0"),
+            *("--data-dir", str(data_dir), *options),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        timer = threading.Timer(60, process.kill)
+        timer.start()
+        url = process.stdout.readline().strip()
+        timer.cancel()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

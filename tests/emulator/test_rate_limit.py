@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -27,7 +24,7 @@ from codeartifact_generic.testing._emulator.ratelimit import (
     retry_after_seconds,
 )
 
-from .support import DOMAIN, PKG, REPOSITORY, make_client, publish
+from .support import DOMAIN, PKG, REPOSITORY, make_client, publish, serve_in_subprocess
 
 PUBLISH = "PublishPackageVersion"
 
@@ -214,33 +211,9 @@ def test_serve_command_line_sets_the_publish_rate() -> None:
 @pytest.fixture
 def served_slowly(tmp_path: Path) -> Iterator[str]:
     """``serve --publish-rate 0.2 --publish-burst 1`` in a subprocess; its endpoint URL."""
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "codeartifact_generic.testing", "serve", "--port", "0"),
-            *("--data-dir", str(tmp_path / "data"), "--publish-rate", "0.2"),
-            *("--publish-burst", "1"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        timer = threading.Timer(60, process.kill)
-        timer.start()
-        url = process.stdout.readline().strip()
-        timer.cancel()
-        assert url.startswith("http://127.0.0.1:"), url
+    options = ("--publish-rate", "0.2", "--publish-burst", "1")
+    with serve_in_subprocess(tmp_path / "data", *options) as (_, url):
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _limits(url: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:

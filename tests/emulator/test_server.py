@@ -6,12 +6,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import signal
 import ssl
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from codeartifact_generic.testing._emulator import CodeArtifactEmulator, EmulatorError, Request
 
-from .support import DOMAIN, PKG, REPOSITORY, make_client, publish, sha256
+from .support import DOMAIN, PKG, REPOSITORY, make_client, publish, serve_in_subprocess, sha256
 
 MIB = 1024 * 1024
 
@@ -81,39 +78,8 @@ def peak_rss_kib(pid: int) -> int:
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     """``python -m codeartifact_generic.testing serve`` in a subprocess: (process, url, data)."""
     data_dir = tmp_path / "served-data"
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "codeartifact_generic.testing",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        timer = threading.Timer(60, process.kill)
-        timer.start()
-        url = process.stdout.readline().strip()
-        timer.cancel()
-        assert url.startswith("http://127.0.0.1:"), url
+    with serve_in_subprocess(data_dir) as (process, url):
         yield process, url, data_dir
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
