@@ -14,13 +14,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from codeartifact_generic.testing import LocalEnvironment
 
-from .user_app import PRELOADED, write_app
+from .user_app import PRELOADED, downloaded_sha256s, write_app
 
 pytestmark = pytest.mark.slow
 
@@ -30,22 +29,7 @@ CDK_BIN = REPO / "node_modules" / ".bin"
 
 def _assets(env: LocalEnvironment, version: str) -> dict[str, str]:
     """Asset name → SHA256 of the bytes downloaded from the emulator."""
-    client = env.client("codeartifact")
-    coords: dict[str, Any] = {
-        "domain": "my-domain",
-        "repository": "releases",
-        "format": "generic",
-        "namespace": "ml",
-        "package": "model",
-        "packageVersion": version,
-    }
-    names = [a["name"] for a in client.list_package_version_assets(**coords)["assets"]]
-    return {
-        name: hashlib.sha256(
-            client.get_package_version_asset(**coords, asset=name)["asset"].read()
-        ).hexdigest()
-        for name in names
-    }
+    return downloaded_sha256s(env.client("codeartifact"), version)
 
 
 @pytest.mark.skipif(not (CDK_BIN / "cdk").exists(), reason="the CDK CLI is not installed")

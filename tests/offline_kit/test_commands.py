@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import boto3
 import pytest
 
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._demo import KitError, Preload
 from codeartifact_generic.testing._local_env import EndpointUnavailable, check_endpoints
-from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS
+
+from .up_output import wait_for_up
 
 REPO = Path(__file__).resolve().parents[2]
 CDK_BIN = REPO / "node_modules" / ".bin"
@@ -35,9 +33,9 @@ WITHOUT = "import sys, runpy; sys.modules[{name!r}] = None; sys.argv = {argv!r};
 )
 
 
-def _kit(
-    *args: str, tmp: Path, cwd: Path | None = None, path: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def _kit(*args: str, workdir: Path, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the kit's command line in ``workdir``, with TMPDIR ``workdir/tmp`` and PATH ``path``."""
+    tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
     env = {**os.environ, "TMPDIR": str(tmp)}
     if path is not None:
@@ -47,7 +45,7 @@ def _kit(
         capture_output=True,
         text=True,
         env=env,
-        cwd=cwd,
+        cwd=workdir,
         timeout=240,
         check=False,
     )
@@ -63,6 +61,17 @@ def _one_line_error(stderr: str, prefix: str) -> str:
     errors = [line for line in lines if line.startswith(prefix)]
     assert len(errors) == 1, stderr
     return errors[0]
+
+
+def _one_line_failure(
+    result: subprocess.CompletedProcess[str], prefix: str, *, code: int, workdir: Path
+) -> str:
+    """The one line of stderr starting with ``prefix``, of a :func:`_kit` run in ``workdir``
+    that exited ``code`` and left nothing behind in its TMPDIR."""
+    line = _one_line_error(result.stderr, prefix)
+    assert result.returncode == code
+    assert _left_behind(workdir / "tmp") == []
+    return line
 
 
 def _assembly(directory: Path, resources: dict[str, object]) -> Path:
@@ -134,14 +143,12 @@ def test_demo_without_the_cdk_cli_says_how_to_get_it(tmp_path: Path) -> None:
     path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
 
     # WHEN demo is asked to synthesize an app
-    result = _kit("demo", "--app", "python3 app.py", tmp=tmp_path / "tmp", cwd=tmp_path, path=path)
+    result = _kit("demo", "--app", "python3 app.py", workdir=tmp_path, path=path)
 
     # THEN one line says how to install it or pass an assembly; nothing is left behind
-    line = _one_line_error(result.stderr, "error:")
+    line = _one_line_failure(result, "error:", code=2, workdir=tmp_path)
     assert "the AWS CDK CLI is missing" in line
     assert "--app cdk.out" in line
-    assert result.returncode == 2
-    assert _left_behind(tmp_path / "tmp") == []
 
 
 @pytest.mark.skipif(not (CDK_BIN / "cdk").exists(), reason="the CDK CLI is not installed")
@@ -149,22 +156,15 @@ def test_a_failed_synthesis_is_one_line_and_leaves_nothing(tmp_path: Path) -> No
     # GIVEN an app that fails at synth
     path = os.pathsep.join([str(CDK_BIN), os.environ["PATH"]])
 
+    app = f"{sys.executable} -c 'raise SystemExit(3)'"
+
     # WHEN demo runs it
-    result = _kit(
-        "demo",
-        "--app",
-        f"{sys.executable} -c 'raise SystemExit(3)'",
-        tmp=tmp_path / "tmp",
-        cwd=tmp_path,
-        path=path,
-    )
+    result = _kit("demo", "--app", app, workdir=tmp_path, path=path)
 
     # THEN one line names the failure and the temporary directories are gone
-    line = _one_line_error(result.stderr, "error:")
+    line = _one_line_failure(result, "error:", code=2, workdir=tmp_path)
     assert "cdk synth" in line
     assert "failed" in line
-    assert result.returncode == 2
-    assert _left_behind(tmp_path / "tmp") == []
 
 
 def test_a_failed_deployment_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
@@ -182,14 +182,12 @@ def test_a_failed_deployment_is_one_line_and_leaves_nothing(tmp_path: Path) -> N
     )
 
     # WHEN demo deploys it
-    result = _kit("demo", "--app", str(assembly), tmp=tmp_path / "tmp")
+    result = _kit("demo", "--app", str(assembly), workdir=tmp_path)
 
     # THEN "deployment failed" in one line (the reason of the resource), exit 1, nothing left
-    line = _one_line_error(result.stderr, "deployment failed:")
+    line = _one_line_failure(result, "deployment failed:", code=1, workdir=tmp_path)
     assert "Broken" in line
     assert "Function not found" in line
-    assert result.returncode == 1
-    assert _left_behind(tmp_path / "tmp") == []
 
 
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
@@ -202,14 +200,12 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
 
         # WHEN up is asked to serve S3 there
         result = _kit(
-            "up", "--exit", "--app", str(assembly), "--s3-port", str(port), tmp=tmp_path / "tmp"
+            "up", "--exit", "--app", str(assembly), "--s3-port", str(port), workdir=tmp_path
         )
 
     # THEN one line says so, exit 2, nothing left
-    line = _one_line_error(result.stderr, "error:")
+    line = _one_line_failure(result, "error:", code=2, workdir=tmp_path)
     assert f"127.0.0.1:{port}" in line
-    assert result.returncode == 2
-    assert _left_behind(tmp_path / "tmp") == []
 
 
 def test_deploy_checks_the_endpoints_before_deploying(tmp_path: Path) -> None:
@@ -227,7 +223,7 @@ def test_deploy_checks_the_endpoints_before_deploying(tmp_path: Path) -> None:
         dead,
         "--state-dir",
         str(tmp_path / "state"),
-        tmp=tmp_path / "tmp",
+        workdir=tmp_path,
     )
 
     # THEN it names the endpoint that does not answer, in one line, before any work
@@ -270,25 +266,16 @@ def test_up_deploys_prints_the_endpoints_and_serves_until_interrupted(tmp_path: 
             env={**os.environ, "TMPDIR": str(tmp)},
         )
     try:
-        deadline = time.monotonic() + 120
-        while "Running until Ctrl-C." not in log.read_text():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        text = log.read_text()
+        up = wait_for_up(process, log, seconds=120)
 
         # WHEN a user points boto3 at the S3 endpoint it printed
-        exports = dict(re.findall(r"export (AWS_[A-Z_0-9]+)=(\S+)", text))
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=exports["AWS_ENDPOINT_URL_S3"],
-            region_name=exports["AWS_REGION"],
-            **DUMMY_CREDENTIALS,
-        )
+        s3 = up.client("s3")
         buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
         seeded = s3.get_object(Bucket="inputs", Key="data/seed.txt")["Body"].read()
-        assert exports.keys() >= {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CODEARTIFACT"}
-        check_endpoints({"codeartifact": exports["AWS_ENDPOINT_URL_CODEARTIFACT"]}, "us-east-1", 5)
+        assert up.exports.keys() >= {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CODEARTIFACT"}
+        check_endpoints(
+            {"codeartifact": up.exports["AWS_ENDPOINT_URL_CODEARTIFACT"]}, "us-east-1", 5
+        )
     finally:
         # AND interrupts it
         process.send_signal(signal.SIGINT)
@@ -297,7 +284,7 @@ def test_up_deploys_prints_the_endpoints_and_serves_until_interrupted(tmp_path: 
     # THEN the app was deployed there, S3 held the pre-loaded file, and up stopped cleanly
     assert any(name.startswith("app-data-") for name in buckets), buckets
     assert seeded == b"pre-loaded\n"
-    assert "Pre-load S3" in text
+    assert "Pre-load S3" in up.text
     assert code == 0, log.read_text()
     assert _left_behind(tmp) == []
 
@@ -342,23 +329,15 @@ def test_demo_lifecycle_says_it_is_the_example_apps(tmp_path: Path) -> None:
         "app.synth()\n"
     )
     path = os.pathsep.join([str(Path(sys.executable).parent), str(CDK_BIN), os.environ["PATH"]])
+    app = f"{sys.executable} app.py"
 
     # WHEN demo-lifecycle is asked to play it
-    result = _kit(
-        "demo-lifecycle",
-        "--app",
-        f"{sys.executable} app.py",
-        tmp=tmp_path / "tmp",
-        cwd=tmp_path,
-        path=path,
-    )
+    result = _kit("demo-lifecycle", "--app", app, workdir=tmp_path, path=path)
 
     # THEN it refuses in one line that says whose lifecycle it plays and what to use instead
-    line = _one_line_error(result.stderr, "error:")
+    line = _one_line_failure(result, "error:", code=2, workdir=tmp_path)
     assert "is not the project's example app" in line
     assert "`up`" in line
-    assert result.returncode == 2
-    assert _left_behind(tmp_path / "tmp") == []
 
 
 def test_a_failed_synthesis_in_local_environment_deploy_leaves_nothing(

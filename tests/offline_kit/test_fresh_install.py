@@ -7,23 +7,19 @@ with its SHA256 from the endpoints the command printed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 import venv
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
-from .user_app import PRELOADED, write_app
+from .up_output import wait_for_up
+from .user_app import MODEL_PACKAGE, PRELOADED, downloaded_sha256s, write_app
 
 REPO = Path(__file__).resolve().parents[2]
 CDK_BIN = REPO / "node_modules" / ".bin"
@@ -98,40 +94,16 @@ def test_a_users_app_deploys_offline_from_a_fresh_install(fresh_venv: Path, tmp_
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=app, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 600
-        while "Running until Ctrl-C." not in log.read_text():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
-        text = log.read_text()
+        up = wait_for_up(process, log, seconds=600)
 
         # AND the user points boto3 at the endpoints it printed
-        exports = dict(re.findall(r"export (AWS_[A-Z_0-9]+)=(\S+)", text))
-        codeartifact = boto3.client(
-            "codeartifact",
-            endpoint_url=exports["AWS_ENDPOINT_URL_CODEARTIFACT"],
-            region_name=exports["AWS_REGION"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        coords: dict[str, Any] = {
-            "domain": "my-domain",
-            "repository": "releases",
-            "format": "generic",
-            "namespace": "ml",
-            "package": "model",
-            "packageVersion": "1.0.0",
-        }
+        codeartifact = up.client("codeartifact")
+        coords = {**MODEL_PACKAGE, "packageVersion": "1.0.0"}
         listed = {
             a["name"]: a["hashes"]["SHA-256"]
             for a in codeartifact.list_package_version_assets(**coords)["assets"]
         }
-        downloaded = {
-            name: hashlib.sha256(
-                codeartifact.get_package_version_asset(**coords, asset=name)["asset"].read()
-            ).hexdigest()
-            for name in listed
-        }
+        downloaded = downloaded_sha256s(codeartifact, "1.0.0")
         revision = codeartifact.describe_package_version(**coords)["packageVersion"]["revision"]
     finally:
         process.send_signal(signal.SIGINT)
@@ -142,13 +114,13 @@ def test_a_users_app_deploys_offline_from_a_fresh_install(fresh_venv: Path, tmp_
     assert {name: downloaded[name] for name in expected} == expected
     assert downloaded == listed
     assert set(listed) == {*expected, "docs.zip"}
-    assert "every downloaded asset matches its SHA256" in text
+    assert "every downloaded asset matches its SHA256" in up.text
     # AND the consumer read the producer's values through weak references (no exports)
     consumer = (app / "cdk.out" / "Consumer.template.json").read_text()
     assert "Fn::GetStackOutput" in consumer
     assert "Fn::ImportValue" not in consumer
-    assert f"ReleaseValue = my-domain@1.0.0@{revision}" in text
+    assert f"ReleaseValue = my-domain@1.0.0@{revision}" in up.text
     # AND the command stopped cleanly on Ctrl-C and left no temporary directory
-    assert code == 0, text
+    assert code == 0, up.text
     assert [p.name for p in tmp.iterdir() if p.name.startswith("codeartifact-generic-")] == []
     assert json.loads((app / "cdk.json").read_text())["app"] == "python3 app.py"

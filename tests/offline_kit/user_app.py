@@ -11,9 +11,18 @@ import hashlib
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 #: The bucket and key ``up --preload`` fills before the deployment.
 PRELOADED = ("app-inputs", "data/input.csv")
+#: The package the app publishes, as keyword arguments of CodeArtifact calls.
+MODEL_PACKAGE: dict[str, Any] = {
+    "domain": "my-domain",
+    "repository": "releases",
+    "format": "generic",
+    "namespace": "ml",
+    "package": "model",
+}
 
 APP = """
 import aws_cdk as cdk
@@ -116,4 +125,17 @@ def write_app(directory: Path, *, model: bytes = b"model weights v1\n") -> dict[
         "input.csv": hashlib.sha256(files["inputs/input.csv"]).hexdigest(),
         "tool.tar.gz": hashlib.sha256(files["dist/tool.tar.gz"]).hexdigest(),
         "NOTES.txt": hashlib.sha256(b"built offline\n").hexdigest(),
+    }
+
+
+def downloaded_sha256s(codeartifact: Any, version: str) -> dict[str, str]:
+    """Asset name → SHA256 of the bytes downloaded, for each asset of version ``version`` of
+    :data:`MODEL_PACKAGE` (``codeartifact``: a boto3 client of the emulator)."""
+    coords = {**MODEL_PACKAGE, "packageVersion": version}
+    names = [a["name"] for a in codeartifact.list_package_version_assets(**coords)["assets"]]
+    return {
+        name: hashlib.sha256(
+            codeartifact.get_package_version_asset(**coords, asset=name)["asset"].read()
+        ).hexdigest()
+        for name in names
     }
