@@ -119,6 +119,24 @@ MAX_ASSET_SIZE_BYTES: Final = 5 * 1024**3
 #: Most assets one generic package version may hold.
 MAX_ASSETS_PER_VERSION: Final = 150
 
+#: Assets of one version published at the same time (all but the final one, which goes last
+#: with the final status). Each holds its own connection to S3 and to CodeArtifact.
+MAX_PARALLEL_ASSETS: Final = 4
+#: Memory one asset in flight may hold, in MiB: its prefetched chunks, botocore's send buffer
+#: and two threads' stacks, with room to spare (``make bench`` reports the handler's peak RSS).
+ASSET_IN_FLIGHT_MIB: Final = 32
+#: Memory the handler holds apart from assets in flight, in MiB: the runtime, boto3 and its
+#: clients.
+HANDLER_BASE_MIB: Final = 192
+
+
+def parallel_assets(memory_mib: int) -> int:
+    """How many assets a handler with ``memory_mib`` of memory publishes at once (1 to
+    :data:`MAX_PARALLEL_ASSETS`): as many as fit beside the handler itself."""
+    fitting = (memory_mib - HANDLER_BASE_MIB) // ASSET_IN_FLIGHT_MIB
+    return max(1, min(MAX_PARALLEL_ASSETS, fitting))
+
+
 #: CloudFormation rejects a custom resource response body larger than this.
 MAX_RESPONSE_BYTES: Final = 4096
 #: Per-asset SHA256 attributes of assets without a synth-time hash that always fit in the

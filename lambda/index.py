@@ -65,6 +65,10 @@ _S3_CONFIG = Config(
     connect_timeout=10,
     read_timeout=20,  # below the deadline margin: a stalled read is retried in time
 )
+# Assets in flight at once: as many as the function's memory holds (the runtime sets it).
+_PARALLEL_ASSETS = contract.parallel_assets(
+    int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"))
+)
 # botocore >= 1.36 validates S3 checksums by default; the handler checks SHA256 itself, so
 # that would hash every byte twice. An older runtime botocore (TypeError) validates nothing.
 with contextlib.suppress(TypeError):
@@ -141,6 +145,7 @@ def publish_version(event: Event, invocation: Invocation) -> Answer:
         _store(request, invocation),
         deadline=deadline,
         cancelled=cancelled,
+        parallel=_PARALLEL_ASSETS,
     )
     log_line(
         "done", version=request.label, status=result.state.status, revision=result.state.revision
@@ -169,7 +174,13 @@ def _roll_back_to(
     deadline = invocation.deadline
     store = _store(request, invocation)
     try:
-        result = publish(request, S3ObjectSource(_s3(), deadline), store, deadline=deadline)
+        result = publish(
+            request,
+            S3ObjectSource(_s3(), deadline),
+            store,
+            deadline=deadline,
+            parallel=_PARALLEL_ASSETS,
+        )
     except Exception as error:
         log_line(
             "rollback_kept_as_is",

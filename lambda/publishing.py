@@ -10,21 +10,24 @@ the package version store.
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from .contract import Status
+from .contract import MAX_PARALLEL_ASSETS, Status
 from .deadline import NO_DEADLINE, Deadline
 from .errors import PublishFailed, client_error_code, quote_names, reason_for
 from .log import log_line
 from .ports import ObjectInfo, ObjectSource, PackageVersionStore, StoredAsset, VersionState
 from .properties import AssetSpec, VersionRequest
 from .removal import discard
-from .streams import HashingBody, Progress, Readable, hash_only, spool
+from .streams import AssetAbandoned, HashingBody, Progress, Readable, hash_only, spool
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,13 @@ def publish(
     spool_dir: str | None = None,
     deadline: Deadline = NO_DEADLINE,
     cancelled: Callable[[], bool] = _never,
+    parallel: int = MAX_PARALLEL_ASSETS,
 ) -> PublishResult:
     """Make the store hold ``request``'s version with exactly its assets and status.
+
+    Assets go ``parallel`` at a time, each read once, except the first of a new version (it
+    creates the version) and the final one, which goes last with the final status, once all
+    the others are in: the version is never Published half-filled.
 
     ``cancelled`` is asked before the first write and after every asset written (at most
     every few seconds, and always after the last): once it says yes (CloudFormation gave up
@@ -114,7 +122,7 @@ def publish(
         check_cancelled()
         wrote = existing is None
         state = _publish_missing(
-            request, plans, source, store, stored, spool_dir, deadline, check_cancelled
+            request, plans, source, store, stored, spool_dir, deadline, check_cancelled, parallel
         )
         return _result(_settle_status(request, store, state), plans)
     except AssetPublishFailed as failure:
@@ -209,6 +217,23 @@ def _opener(source: ObjectSource, plan: _Planned) -> Callable[[], Readable]:
     return lambda: source.open(plan.spec, plan.info)
 
 
+class _Checks:
+    """The cancellation checks of one run: after an asset at most every few seconds (many
+    handlers of one stack share CloudFormation's API rate), and always after the last."""
+
+    def __init__(self, check: Callable[[], None]) -> None:
+        self._check = check
+        self._last = time.monotonic()
+
+    def now(self) -> None:
+        self._check()
+        self._last = time.monotonic()
+
+    def if_due(self) -> None:
+        if time.monotonic() - self._last >= _BETWEEN_CHECKS_SECONDS:
+            self.now()
+
+
 def _publish_missing(
     request: VersionRequest,
     plans: Sequence[_Planned],
@@ -218,22 +243,80 @@ def _publish_missing(
     spool_dir: str | None,
     deadline: Deadline,
     after_each: Callable[[], None],
+    parallel: int,
 ) -> VersionState | None:
+    """Publish every planned asset the version lacks: the first alone when it creates the
+    version, the others but the final one ``parallel`` at a time, the final one last."""
     todo = [p for p in plans if p.spec.name not in stored]
-    state: VersionState | None = None
-    checked = time.monotonic()
-    for number, plan in enumerate(todo, start=1):
-        deadline.check(f"starting asset {plan.spec.name!r} ({number} of {len(todo)} to publish)")
+    if not todo:
+        return None
+    checks = _Checks(after_each)
+    started = itertools.count(1)
+    # At most one asset spools at a time: /tmp holds one object, as the construct sized it.
+    spooling = threading.Lock()
+
+    def one(
+        plan: _Planned, *, final: bool = False, abandon: threading.Event | None = None
+    ) -> VersionState:
+        deadline.check(
+            f"starting asset {plan.spec.name!r} ({next(started)} of {len(todo)} to publish)"
+        )
         # Only a Published target is reached by the last publish itself; Unlisted and Archived
         # are set afterwards, so the version is never visible as Published on the way.
-        unfinished = not (plan is todo[-1] and request.status == Status.PUBLISHED)
-        state = _publish_one(plan, source, store, unfinished, spool_dir, deadline)
-        # After the last asset always; in between at most every few seconds (many handlers of
-        # one stack share CloudFormation's API rate).
-        if plan is todo[-1] or time.monotonic() - checked >= _BETWEEN_CHECKS_SECONDS:
-            after_each()
-            checked = time.monotonic()
+        unfinished = not (final and request.status == Status.PUBLISHED)
+        return _publish_one(plan, source, store, unfinished, spool_dir, deadline, spooling, abandon)
+
+    *middle, final = todo
+    if middle and not stored:
+        # The first publish creates the version: alone, so no two requests race to create it.
+        one(middle.pop(0))
+        checks.if_due()
+    _in_parallel(middle, one, checks, parallel)
+    state = one(final, final=True)
+    checks.now()
     return state
+
+
+def _in_parallel(
+    plans: Sequence[_Planned],
+    one: Callable[..., VersionState],
+    checks: _Checks,
+    parallel: int,
+) -> None:
+    """Publish ``plans`` at most ``parallel`` at a time, each read once. On the first failure
+    (or cancellation) nothing more starts, assets in flight are abandoned at their next chunk,
+    and once every one has ended that first failure is raised: the cleanup that follows never
+    races a publish of this run."""
+    if len(plans) < 2 or parallel < 2:
+        for plan in plans:
+            one(plan)
+            checks.if_due()
+        return
+    abandon = threading.Event()
+
+    def attempt(plan: _Planned) -> None:
+        # Set by the failing thread itself, before it takes the next asset from the queue.
+        if abandon.is_set():
+            raise AssetAbandoned(f"asset {plan.spec.name!r} not started")
+        try:
+            one(plan, abandon=abandon)
+        except BaseException:
+            abandon.set()
+            raise
+
+    failures: list[BaseException] = []
+    with ThreadPoolExecutor(min(parallel, len(plans)), thread_name_prefix="asset") as pool:
+        for future in as_completed([pool.submit(attempt, plan) for plan in plans]):
+            try:
+                future.result()
+                if not abandon.is_set():
+                    checks.if_due()
+            except BaseException as error:  # raised once every asset in flight has ended
+                abandon.set()
+                failures.append(error)
+    if failures:
+        # The cause, not the assets abandoned because of it.
+        raise next((f for f in failures if not isinstance(f, AssetAbandoned)), failures[0])
 
 
 def _publish_one(
@@ -243,9 +326,11 @@ def _publish_one(
     unfinished: bool,
     spool_dir: str | None,
     deadline: Deadline,
+    spooling: threading.Lock,
+    abandon: threading.Event | None,
 ) -> VersionState:
     spec, info = plan.spec, plan.info
-    progress = Progress(spec.name, info.size, deadline)
+    progress = Progress(spec.name, info.size, deadline, abandon=abandon)
     if plan.sha256 is not None:
         sha256 = plan.sha256
         path = "stream-declared-sha256" if spec.sha256 else "stream-s3-checksum"
@@ -268,13 +353,14 @@ def _publish_one(
                 raise
     else:
         path = "spool-tmp"
-        spooled, sha256 = spool(_opener(source, plan), info.size, progress, spool_dir)
-        plan.sha256 = sha256
-        with spooled:
-            try:
-                state = store.publish(spec.name, spooled, sha256, unfinished=unfinished)
-            except ClientError as error:
-                raise AssetPublishFailed(spec.name, error) from error
+        with spooling:
+            spooled, sha256 = spool(_opener(source, plan), info.size, progress, spool_dir)
+            plan.sha256 = sha256
+            with spooled:
+                try:
+                    state = store.publish(spec.name, spooled, sha256, unfinished=unfinished)
+                except ClientError as error:
+                    raise AssetPublishFailed(spec.name, error) from error
     log_line(
         "asset_published",
         asset=spec.name,

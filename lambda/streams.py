@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Protocol
 
-from .deadline import NO_DEADLINE, Deadline, OutOfTime
+from .deadline import NO_DEADLINE, Deadline
 from .errors import PublishFailed
 from .log import log_line
 
@@ -43,6 +43,11 @@ class BodyClosed(Exception):
     """A closed :class:`HashingBody` was read or rewound."""
 
 
+class AssetAbandoned(PublishFailed):
+    """Reading stopped because another asset of the same version failed (its failure is the
+    one reported)."""
+
+
 class Progress:
     """Rate-limited progress lines for one asset, plus the final summary values."""
 
@@ -52,9 +57,13 @@ class Progress:
         size: int,
         deadline: Deadline = NO_DEADLINE,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        abandon: threading.Event | None = None,
     ):
+        """``abandon``, once set, stops the asset at its next chunk (a sibling failed)."""
         self.asset_name = asset_name
         self._deadline = deadline
+        self._abandon = abandon
         self.size = size
         self._clock = clock
         self.started = clock()
@@ -62,7 +71,10 @@ class Progress:
         self.done = 0
 
     def check_deadline(self) -> None:
-        """Raise :class:`OutOfTime` (saying how far this asset got) near the Lambda timeout."""
+        """Raise :class:`OutOfTime` (saying how far this asset got) near the Lambda timeout, and
+        :class:`AssetAbandoned` once the asset was abandoned."""
+        if self._abandon is not None and self._abandon.is_set():
+            raise AssetAbandoned(f"asset {self.asset_name!r} abandoned after {self.done} bytes")
         self._deadline.check(
             f"publishing asset {self.asset_name!r} ({self.done} of {self.size} bytes read)"
         )
@@ -308,8 +320,8 @@ class HashingBody:
             prefetch = self._prefetch
         try:
             item = prefetch.take()
-        except OutOfTime as out_of_time:
-            self.failure = out_of_time
+        except PublishFailed as stopped:  # out of time, or abandoned
+            self.failure = stopped
             raise
         if isinstance(item, _End):
             self._digest = item.digest

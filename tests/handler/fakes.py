@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,8 @@ class _Recording:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        #: Calls may come from several threads (assets published in parallel).
+        self._lock = threading.RLock()
         self._failures: list[tuple[str, dict[str, Any], BaseException]] = []
         self._hooks: list[tuple[str, dict[str, Any], Callable[[], None]]] = []
 
@@ -87,11 +90,12 @@ class _Recording:
         self._hooks.append((operation, match, hook))
 
     def _enter(self, operation: str, **params: Any) -> None:
-        self.calls.append(Call(operation, params))
-        hook = _take(self._hooks, operation, params)
+        with self._lock:
+            self.calls.append(Call(operation, params))
+            hook = _take(self._hooks, operation, params)
+            error = _take(self._failures, operation, params)
         if hook is not None:
             hook()
-        error = _take(self._failures, operation, params)
         if error is not None:
             raise error
 
@@ -166,6 +170,9 @@ class FakeVersion(_Recording):
         self.published_time: datetime | None = None
         self.held: dict[str, bytes] = {}
         self._now = now or (lambda: datetime.now(UTC))
+        #: ``("start" | "end", asset name)`` of every publish call and ``("delete", "")`` of
+        #: every delete call, in the order they happened.
+        self.timeline: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------------------- arranging
 
@@ -207,8 +214,27 @@ class FakeVersion(_Recording):
     def publish(
         self, name: str, body: HashingBody | IO[bytes], sha256: str, *, unfinished: bool
     ) -> VersionState:
-        self._enter("publish", name=name, sha256=sha256, unfinished=unfinished)
-        data = b"".join(iter(lambda: body.read(65536), b""))
+        with self._lock:
+            self.timeline.append(("start", name))
+        try:
+            self._enter("publish", name=name, sha256=sha256, unfinished=unfinished)
+            data = b"".join(iter(lambda: body.read(65536), b""))
+            with self._lock:  # the service orders the writes to one version
+                return self._accept(name, data, sha256, unfinished)
+        finally:
+            with self._lock:
+                self.timeline.append(("end", name))
+
+    @property
+    def most_in_flight(self) -> int:
+        """Most publish calls that were running at the same time."""
+        running = most = 0
+        for event, _name in self.timeline:
+            running += {"start": 1, "end": -1}.get(event, 0)
+            most = max(most, running)
+        return most
+
+    def _accept(self, name: str, data: bytes, sha256: str, unfinished: bool) -> VersionState:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise service_error("ValidationException", "the hashes do not match")
         if self.status is not None and self.status != "Unfinished":
@@ -241,6 +267,8 @@ class FakeVersion(_Recording):
 
     def delete(self, *, expected_status: str | None = None) -> bool:
         self._enter("delete", expected_status=expected_status)
+        with self._lock:
+            self.timeline.append(("delete", ""))
         if self.status is None or (expected_status and self.status != expected_status):
             return False
         self.status, self.revision, self.published_time, self.held = None, "", None, {}

@@ -9,13 +9,15 @@ the wire can prove (streaming through botocore, the services' own answers) is in
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from codeartifact_generic.handler import publishing
-from codeartifact_generic.handler.contract import ResourceId
+from codeartifact_generic.handler import publishing, streams
+from codeartifact_generic.handler.contract import MAX_PARALLEL_ASSETS, ResourceId, parallel_assets
 from codeartifact_generic.handler.deadline import NO_DEADLINE, Deadline, OutOfTime
 from codeartifact_generic.handler.errors import PublishFailed
 from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
@@ -54,9 +56,12 @@ class World:
         *,
         deadline: Deadline = NO_DEADLINE,
         cancelled: Callable[[], bool] | None = None,
+        parallel: int = MAX_PARALLEL_ASSETS,
     ) -> PublishResult:
         options: dict[str, Any] = {} if cancelled is None else {"cancelled": cancelled}
-        return publish(request, self.objects, self.version, deadline=deadline, **options)
+        return publish(
+            request, self.objects, self.version, deadline=deadline, parallel=parallel, **options
+        )
 
     def writes(self) -> list[str]:
         """The version's write operations, in order."""
@@ -556,3 +561,140 @@ def test_results_keep_declaration_order_when_some_assets_were_there(world: World
     result = world.publish(req)
     # THEN the hashes are in declaration order
     assert result.sha256s == (sha256(b"a"), sha256(b"b"))
+
+
+# ------------------------------------------------------------------------ assets in parallel
+
+
+def _spans_overlap(timeline: list[tuple[str, str]], names: set[str]) -> bool:
+    running = 0
+    for event, name in timeline:
+        if name in names:
+            running += 1 if event == "start" else -1
+            if running > 1:
+                return True
+    return False
+
+
+def test_assets_between_the_first_and_the_final_one_go_at_once_within_the_bound(
+    world: World,
+) -> None:
+    # GIVEN a new version of six assets, and a bound of three at a time
+    names = ["a.bin", "b.bin", "c.bin", "d.bin", "e.bin", "f.txt"]
+    assets = [world.put(n, n.encode() * 1000) for n in names]
+    # AND b, c and d each wait (up to 10 s) until all three are being published at once
+    together = threading.Barrier(3, timeout=10)
+    for name in ("b.bin", "c.bin", "d.bin"):
+        world.version.before_next("publish", together.wait, name=name)
+    # WHEN published
+    result = world.publish(request(*assets), parallel=3)
+    # THEN three were in flight together (a one-at-a-time run breaks the barrier), never more
+    assert world.version.most_in_flight == 3
+    # AND the first one, which created the version, had ended before any other began
+    assert world.version.timeline[:2] == [("start", "a.bin"), ("end", "a.bin")]
+    # AND the final one began once every other had ended, the only one not Unfinished
+    assert world.version.timeline[-2:] == [("start", "f.txt"), ("end", "f.txt")]
+    assert [p["name"] for p in world.version.of("publish") if not p["unfinished"]] == ["f.txt"]
+    # AND every object was read once, and the hashes keep declaration order
+    assert [world.objects.opened(n) for n in names] == [1] * 6
+    assert result.sha256s == tuple(sha256(n.encode() * 1000) for n in names)
+    assert result.state.status == "Published"
+
+
+def test_one_at_a_time_keeps_declaration_order(world: World) -> None:
+    # GIVEN four assets, and a bound of one
+    names = ["a.bin", "b.bin", "c.bin", "d.txt"]
+    assets = [world.put(n, n.encode()) for n in names]
+    # WHEN published
+    world.publish(request(*assets), parallel=1)
+    # THEN they went one after the other, in declaration order
+    assert world.version.most_in_flight == 1
+    assert [p["name"] for p in world.version.of("publish")] == names
+
+
+def test_assets_added_to_an_unfinished_version_all_go_at_once(world: World) -> None:
+    # GIVEN an Unfinished version that already holds one asset, and three more declared
+    world.version.existing({"a.bin": b"a.bin"}, "Unfinished")
+    assets = [world.put(n, n.encode()) for n in ("a.bin", "b.bin", "c.bin", "d.txt")]
+    together = threading.Barrier(2, timeout=10)
+    world.version.before_next("publish", together.wait, name="b.bin")
+    world.version.before_next("publish", together.wait, name="c.bin")
+    # WHEN published
+    world.publish(request(*assets), parallel=4)
+    # THEN the version exists already, so b and c went together, and d last
+    assert world.version.most_in_flight == 2
+    assert world.version.timeline[-2:] == [("start", "d.txt"), ("end", "d.txt")]
+
+
+def test_objects_of_unknown_sha256_spool_one_at_a_time(world: World) -> None:
+    # GIVEN a new version whose middle assets have no known SHA256 (each is spooled to /tmp)
+    blobs = {n: n.encode() * 100 for n in ("a.bin", "b.bin", "c.bin", "d.bin", "e.txt")}
+    assets = [world.put(n, d, declare=n in ("a.bin", "e.txt")) for n, d in blobs.items()]
+    # WHEN published four at a time
+    result = world.publish(request(*assets), parallel=4)
+    # THEN no two spooled assets were in flight together: /tmp holds one object at most
+    assert not _spans_overlap(world.version.timeline, {"b.bin", "c.bin", "d.bin"})
+    assert result.sha256s == tuple(sha256(d) for d in blobs.values())
+
+
+def test_a_failed_asset_stops_the_others_and_nothing_is_left_half_published(
+    world: World,
+) -> None:
+    # GIVEN a new version whose asset b is refused while c is still being published, and d
+    # waits for a free slot (two at a time)
+    names = ["a.bin", "b.bin", "c.bin", "d.bin", "e.txt"]
+    assets = [world.put(n, n.encode() * 1000) for n in names]
+    both_in_flight = threading.Barrier(2, timeout=10)
+    b_refused = threading.Event()
+
+    def b_is_refused() -> None:
+        both_in_flight.wait()
+        b_refused.set()
+
+    world.version.before_next("publish", b_is_refused, name="b.bin")
+    world.version.fail_next("publish", service_error("ValidationException", "no"), name="b.bin")
+
+    def c_outlives_b() -> None:
+        both_in_flight.wait()
+        b_refused.wait(10)
+        time.sleep(0.3)  # widens the window in which a cleanup could race c's publish
+
+    world.version.before_next("publish", c_outlives_b, name="c.bin")
+    # WHEN published
+    with pytest.raises(AssetPublishFailed, match=r"b\.bin") as failure:
+        world.publish(request(*assets), parallel=2)
+    # THEN the failure reported is b's, and neither d nor the final asset was started
+    assert "ValidationException" in str(failure.value)
+    assert world.objects.opened("d.bin") == world.objects.opened("e.txt") == 0
+    # AND the version this run created was deleted, only once c's publish had ended
+    assert not world.version.exists
+    timeline = world.version.timeline
+    assert timeline.index(("end", "c.bin")) < timeline.index(("delete", ""))
+
+
+def test_an_asset_in_flight_is_abandoned_at_its_next_chunk() -> None:
+    # GIVEN a body of three chunks whose asset gets abandoned after the first chunk was read
+    abandon = threading.Event()
+    data = b"x" * (3 * streams.CHUNK_BYTES)
+    body = streams.HashingBody(
+        lambda: io.BytesIO(data),
+        len(data),
+        expected_sha256=sha256(data),
+        progress=streams.Progress("big.bin", len(data), abandon=abandon),
+    )
+    first = body.read(streams.CHUNK_BYTES)
+    abandon.set()
+    # WHEN reading on
+    with pytest.raises(streams.AssetAbandoned, match=r"big\.bin"):
+        body.read(4 * streams.CHUNK_BYTES)
+    # THEN it stopped before the end, and the body stays failed (botocore cannot rewind it)
+    assert len(first) == streams.CHUNK_BYTES
+    with pytest.raises(streams.AssetAbandoned):
+        body.seek(0)
+    body.close()
+
+
+@pytest.mark.parametrize(("memory_mib", "assets"), [(128, 1), (256, 2), (320, 4), (10240, 4)])
+def test_assets_in_flight_follow_the_functions_memory(memory_mib: int, assets: int) -> None:
+    # GIVEN a handler with ``memory_mib`` of memory; THEN it publishes ``assets`` at once
+    assert parallel_assets(memory_mib) == assets
