@@ -17,13 +17,8 @@ import pytest
 
 from codeartifact_generic.testing._emulator import CodeArtifactEmulator, Limits
 from codeartifact_generic.testing._emulator.faults import Call
-from codeartifact_generic.testing._local_deploy.cloudformation_api import (
-    CloudFormationEndpoint,
-    StackDirectory,
-)
-from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
-from handler.harness import CustomResourceHarness, Outcome, properties
+from handler.harness import CustomResourceHarness, Outcome, properties, serving_harness
 from scaffolding.s3_fault_proxy import S3FaultProxy
 
 REGION = "us-east-1"
@@ -46,21 +41,14 @@ class Kit:
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     """One moto, proxy, emulator, response server and DescribeStacks endpoint for the
     session; the handler's S3 endpoint is the proxy, so S3 faults the proxy injects reach it."""
-    stacks = StackDirectory()
     with (
         MotoS3Server() as moto,
         S3FaultProxy(moto.endpoint_url) as proxy,
         CodeArtifactEmulator() as emulator,
-        ResponseServer() as responses,
-        CloudFormationEndpoint(stacks) as cloudformation,
+        serving_harness(
+            tmp_path_factory.mktemp("faults"), proxy.endpoint_url, emulator.endpoint_url
+        ) as harness,
     ):
-        harness = CustomResourceHarness(
-            tmp_path_factory.mktemp("faults"),
-            proxy.endpoint_url,
-            emulator.endpoint_url,
-            responses,
-            cloudformation=(cloudformation.url, stacks),
-        )
         yield Kit(moto, proxy, emulator, harness)
 
 

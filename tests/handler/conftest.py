@@ -12,7 +12,7 @@ import pytest
 from codeartifact_generic.testing._emulator import CodeArtifactEmulator
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
 
-from .harness import CustomResourceHarness
+from .harness import CustomResourceHarness, serving_harness
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -74,18 +74,7 @@ def harness(
 ) -> Iterator[CustomResourceHarness]:
     """The bundled handler behind a local ResponseURL server, with a DescribeStacks endpoint
     (which knows no stack until a test begins a stack operation)."""
-    from codeartifact_generic.testing._local_deploy.cloudformation_api import (
-        CloudFormationEndpoint,
-        StackDirectory,
-    )
-    from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
-
-    stacks = StackDirectory()
-    with ResponseServer() as responses, CloudFormationEndpoint(stacks) as cloudformation:
-        yield CustomResourceHarness(
-            tmp_path_factory.mktemp("handler"),
-            servers.s3.endpoint_url,
-            servers.emulator.endpoint_url,
-            responses,
-            cloudformation=(cloudformation.url, stacks),
-        )
+    with serving_harness(
+        tmp_path_factory.mktemp("handler"), servers.s3.endpoint_url, servers.emulator.endpoint_url
+    ) as harness:
+        yield harness

@@ -20,6 +20,7 @@ from codeartifact_generic.handler import contract
 
 from codeartifact_generic.bundling import HANDLER, write_bundle
 from codeartifact_generic.testing._local_deploy.cloudformation_api import (
+    CloudFormationEndpoint,
     StackDirectory,
     format_timestamp,
 )
@@ -215,6 +216,23 @@ class CustomResourceHarness:
             contract.RESOURCE_TYPE,
             status,
             physical_id=physical_id,
+        )
+
+
+@contextmanager
+def serving_harness(
+    work_dir: Path, s3_endpoint: str, codeartifact_endpoint: str
+) -> Iterator[CustomResourceHarness]:
+    """A harness with a response server and a ``DescribeStacks`` endpoint of its own (which
+    knows no stack until a test begins a stack operation), both stopped afterwards."""
+    stacks = StackDirectory()
+    with ResponseServer() as responses, CloudFormationEndpoint(stacks) as cloudformation:
+        yield CustomResourceHarness(
+            work_dir,
+            s3_endpoint,
+            codeartifact_endpoint,
+            responses,
+            cloudformation=(cloudformation.url, stacks),
         )
 
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,14 @@ from codeartifact_generic.testing._local_deploy.assets import MIN_PART_SIZE, upl
 from scaffolding.s3_fault_proxy import S3FaultProxy
 
 from .conftest import Repo, Servers
-from .harness import CustomResourceHarness, Outcome, asset_entry, dump, repo_properties
+from .harness import (
+    CustomResourceHarness,
+    Outcome,
+    asset_entry,
+    dump,
+    repo_properties,
+    serving_harness,
+)
 
 SMALL = 1000
 #: Just above the CLI's multipart threshold: two parts.
@@ -49,42 +57,59 @@ def reading_harness(
     servers: Servers, proxy: S3FaultProxy, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CustomResourceHarness]:
     """The bundled handler, reading S3 through the recording proxy."""
-    from codeartifact_generic.testing._local_deploy.cloudformation_api import (
-        CloudFormationEndpoint,
-        StackDirectory,
-    )
-    from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
+    with serving_harness(
+        tmp_path_factory.mktemp("checksums"), proxy.endpoint_url, servers.emulator.endpoint_url
+    ) as harness:
+        yield harness
 
-    stacks = StackDirectory()
-    with ResponseServer() as responses, CloudFormationEndpoint(stacks) as cloudformation:
-        yield CustomResourceHarness(
-            tmp_path_factory.mktemp("checksums"),
-            proxy.endpoint_url,
-            servers.emulator.endpoint_url,
-            responses,
-            cloudformation=(cloudformation.url, stacks),
+
+@dataclass
+class ReadingHandler:
+    """The handler reading one test's bucket through the recording proxy."""
+
+    servers: Servers
+    repo: Repo
+    proxy: S3FaultProxy
+    harness: CustomResourceHarness
+    tmp_path: Path
+
+    def upload(self, name: str, size: int) -> bytes:
+        """``size`` random bytes uploaded to ``k/<name>`` as the CDK CLI would upload them."""
+        data = os.urandom(size)
+        (self.tmp_path / name).write_bytes(data)
+        parts = upload_like_cdk(
+            self.servers.s3_client(), self.tmp_path / name, self.repo.bucket, f"k/{name}"
+        )
+        assert parts == (1 if size <= MIN_PART_SIZE else 2)
+        return data
+
+    def entry(self, name: str, declared: bytes | None = None) -> dict[str, str]:
+        """The ``Assets`` entry of ``k/<name>`` (see :func:`asset_entry`)."""
+        return asset_entry(self.repo.bucket, name, declared)
+
+    def create(self, *assets: dict[str, str]) -> Outcome:
+        """CloudFormation's Create of ``assets``, the proxy's record of reads started afresh."""
+        self.proxy.clear()
+        return self.harness.send("Create", repo_properties(self.repo, list(assets)))
+
+    def reads(self, name: str) -> tuple[int, int]:
+        """(HEAD, GET) requests the handler sent for ``k/<name>``."""
+        key = f"k/{name}"
+        return (
+            len(self.proxy.requests_for(self.repo.bucket, key, "HEAD")),
+            len(self.proxy.requests_for(self.repo.bucket, key, "GET")),
         )
 
 
-def _upload(servers: Servers, repo: Repo, tmp_path: Path, name: str, size: int) -> bytes:
-    """``size`` random bytes uploaded to ``k/<name>`` as the CDK CLI would upload them."""
-    data = os.urandom(size)
-    (tmp_path / name).write_bytes(data)
-    parts = upload_like_cdk(servers.s3_client(), tmp_path / name, repo.bucket, f"k/{name}")
-    assert parts == (1 if size <= MIN_PART_SIZE else 2)
-    return data
-
-
-def _entry(repo: Repo, name: str, declared: bytes | None = None) -> dict[str, str]:
-    return asset_entry(repo.bucket, name, declared)
-
-
-def _create(
-    harness: CustomResourceHarness, proxy: S3FaultProxy, repo: Repo, *assets: dict[str, str]
-) -> Outcome:
-    """CloudFormation's Create of ``assets``, the proxy's record of reads started afresh."""
-    proxy.clear()
-    return harness.send("Create", repo_properties(repo, list(assets)))
+@pytest.fixture
+def handler(
+    servers: Servers,
+    repo: Repo,
+    proxy: S3FaultProxy,
+    reading_harness: CustomResourceHarness,
+    tmp_path: Path,
+) -> ReadingHandler:
+    return ReadingHandler(servers, repo, proxy, reading_harness, tmp_path)
 
 
 def _paths(outcome: Outcome) -> dict[str, str]:
@@ -98,29 +123,14 @@ def _paths(outcome: Outcome) -> dict[str, str]:
     return found
 
 
-def _reads(proxy: S3FaultProxy, repo: Repo, name: str) -> tuple[int, int]:
-    """(HEAD, GET) requests the handler sent for ``k/<name>``."""
-    key = f"k/{name}"
-    return (
-        len(proxy.requests_for(repo.bucket, key, "HEAD")),
-        len(proxy.requests_for(repo.bucket, key, "GET")),
-    )
-
-
 def test_unknown_sha256_uses_the_full_object_checksum_and_hashes_a_composite_one(
-    servers: Servers,
-    repo: Repo,
-    proxy: S3FaultProxy,
-    reading_harness: CustomResourceHarness,
-    tmp_path: Path,
+    handler: ReadingHandler,
 ) -> None:
     # GIVEN a small and a just-above-threshold object, uploaded like `cdk deploy`, no SHA256
-    small = _upload(servers, repo, tmp_path, "small.bin", SMALL)
-    big = _upload(servers, repo, tmp_path, "big.bin", ABOVE)
+    small = handler.upload("small.bin", SMALL)
+    big = handler.upload("big.bin", ABOVE)
     # WHEN CloudFormation sends Create
-    outcome = _create(
-        reading_harness, proxy, repo, _entry(repo, "small.bin"), _entry(repo, "big.bin")
-    )
+    outcome = handler.create(handler.entry("small.bin"), handler.entry("big.bin"))
     # THEN both assets are published with the objects' real SHA256
     assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
     data = outcome.response.data
@@ -130,44 +140,36 @@ def test_unknown_sha256_uses_the_full_object_checksum_and_hashes_a_composite_one
     # hashed while spooling
     assert _paths(outcome) == {"small.bin": "stream-s3-checksum", "big.bin": "spool-tmp"}
     # AND each object was read once
-    assert _reads(proxy, repo, "small.bin") == (1, 1)
-    assert _reads(proxy, repo, "big.bin") == (1, 1)
+    assert handler.reads("small.bin") == (1, 1)
+    assert handler.reads("big.bin") == (1, 1)
 
 
 def test_declared_sha256_of_a_multipart_object_is_not_compared_with_its_composite(
-    servers: Servers,
-    repo: Repo,
-    proxy: S3FaultProxy,
-    reading_harness: CustomResourceHarness,
-    tmp_path: Path,
+    handler: ReadingHandler,
 ) -> None:
     # GIVEN a multipart-uploaded object whose SHA256 synth computed (a file asset above 5 MiB)
-    big = _upload(servers, repo, tmp_path, "big.bin", ABOVE)
+    big = handler.upload("big.bin", ABOVE)
     # WHEN CloudFormation sends Create
-    outcome = _create(reading_harness, proxy, repo, _entry(repo, "big.bin", big))
+    outcome = handler.create(handler.entry("big.bin", big))
     # THEN it is streamed under the declared hash (no false "changed since synth") in one read
     assert outcome.response is not None and outcome.response.succeeded, dump(outcome)
     assert outcome.response.data[contract.Attr.asset_sha256(0)] == hashlib.sha256(big).hexdigest()
     assert _paths(outcome) == {"big.bin": "stream-declared-sha256"}
-    assert _reads(proxy, repo, "big.bin") == (1, 1)
+    assert handler.reads("big.bin") == (1, 1)
 
 
 def test_declared_sha256_that_differs_from_the_full_object_checksum_fails_before_reading(
-    servers: Servers,
-    repo: Repo,
-    proxy: S3FaultProxy,
-    reading_harness: CustomResourceHarness,
-    tmp_path: Path,
+    handler: ReadingHandler,
 ) -> None:
     # GIVEN a small object whose stored FULL_OBJECT SHA256 is not the one synth saw
-    _upload(servers, repo, tmp_path, "small.bin", SMALL)
+    handler.upload("small.bin", SMALL)
     # WHEN CloudFormation sends Create
-    outcome = _create(reading_harness, proxy, repo, _entry(repo, "small.bin", os.urandom(SMALL)))
+    outcome = handler.create(handler.entry("small.bin", os.urandom(SMALL)))
     # THEN it fails naming the asset, from the HEAD alone: the object is never downloaded
     assert outcome.response is not None and not outcome.response.succeeded, dump(outcome)
     assert "small.bin" in outcome.response.reason
     assert "changed since synth" in outcome.response.reason
-    assert _reads(proxy, repo, "small.bin") == (1, 0)
+    assert handler.reads("small.bin") == (1, 0)
 
 
 # --------------------------------------------------------------- the shapes real S3 answers
