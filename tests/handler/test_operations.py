@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -330,3 +331,41 @@ def test_discarding_deletes_what_was_created_since(
     # THEN the version goes, whatever its status
     assert done == f"deleted the {status} version"
     assert _status(servers, _single(repo)) is None
+
+
+def test_assets_of_one_version_are_sent_at_the_same_time(servers: Servers, repo: Repo) -> None:
+    # GIVEN four objects of a new version, and the emulator holding the publishes of b and c
+    blobs = {name: name.encode() * 50_000 for name in ("a.bin", "b.bin", "c.bin", "d.txt")}
+    for name, data in blobs.items():
+        _put(servers, repo, f"k/{name}", data)
+    request = _request(repo, [_spec(repo, name, data) for name, data in blobs.items()])
+    held = {
+        name: servers.emulator.faults.next(
+            "PublishPackageVersion", "hold", match={"assetName": name}, timeout=30
+        )
+        for name in ("b.bin", "c.bin")
+    }
+    source = CountingSource(servers.s3_client())
+    # WHEN the version is published (four at a time) while they are held
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_run, servers, request, source)
+        # THEN b and c both reached CodeArtifact before either was answered
+        both = all(rule.reached.wait(20) for rule in held.values())
+        for rule in held.values():
+            rule.release()
+        result = running.result(timeout=60)
+    assert both
+    # AND the version is Published whole, each object read once
+    assert result.state.status == "Published"
+    assert source.opened == 4
+    stored = servers.codeartifact_client().list_package_version_assets(
+        domain=repo.domain,
+        repository=repo.repository,
+        format="generic",
+        namespace=request.namespace,
+        package=request.package,
+        packageVersion=request.version,
+    )
+    assert {a["name"]: a["hashes"]["SHA-256"] for a in stored["assets"]} == {
+        name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()
+    }
