@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 _RANDOM_ALPHABET: Final = string.ascii_uppercase + string.digits
+_Answer = TypeVar("_Answer")
 
 
 class ProviderError(Exception):
@@ -151,10 +152,17 @@ class ResourceProvider:
     def update(
         self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
     ) -> ProvisionResult:
-        """Update in place, or replace (create anew and return the new physical id)."""
+        """Replace (create anew and return the new physical id) when the change requires it and
+        the custom name changes too; otherwise :meth:`update_in_place`."""
         if self.requires_replacement(current.properties, request.properties):
             self.check_custom_name(current.properties, request.properties, request.logical_id)
             return self.create(ctx, request)
+        return self.update_in_place(ctx, request, current)
+
+    def update_in_place(
+        self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
+    ) -> ProvisionResult:
+        """An update that does not replace the resource: the same ids and attributes."""
         return ProvisionResult(
             current.physical_id, dict(current.attributes), dict(current.internal)
         )
@@ -335,21 +343,17 @@ class S3BucketProvider(ResourceProvider):
             },
         )
 
-    def update(
+    def update_in_place(
         self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
     ) -> ProvisionResult:
-        """A new ``BucketName`` replaces; new ``Tags`` are applied in place."""
-        if self.requires_replacement(current.properties, request.properties):
-            return super().update(ctx, request, current)
+        """New ``Tags`` are applied (a new ``BucketName`` replaces)."""
         self._tag(
             ctx,
             current.physical_id,
             current.properties.get("Tags") or [],
             request.properties.get("Tags") or [],
         )
-        return ProvisionResult(
-            current.physical_id, dict(current.attributes), dict(current.internal)
-        )
+        return super().update_in_place(ctx, request, current)
 
     @staticmethod
     def _tag(ctx: ProviderContext, bucket: str, old: list[Any], new: list[Any]) -> None:
@@ -464,12 +468,10 @@ class SsmParameterProvider(ResourceProvider):
             attributes={"Type": str(props.get("Type", "String")), "Value": props["Value"]},
         )
 
-    def update(
+    def update_in_place(
         self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
     ) -> ProvisionResult:
-        """New value in place; a new ``Name`` replaces."""
-        if self.requires_replacement(current.properties, request.properties):
-            return self.create(ctx, request)
+        """The new value (a new ``Name`` replaces)."""
         props = request.properties
         return ProvisionResult(
             current.physical_id,
@@ -478,6 +480,24 @@ class SsmParameterProvider(ResourceProvider):
 
 
 # ---------------------------------------------------------------------------- Lambda
+
+
+def _fetch_zip(ctx: ProviderContext, location: Mapping[str, Any], target: Path, what: str) -> Path:
+    """Download the zip at ``location`` (``S3Bucket``, ``S3Key``, ``S3ObjectVersion``: a Lambda
+    ``Code`` or a layer's ``Content``) from the local S3 and unpack it into ``target``.
+
+    A missing object fails as in Lambda; another failure names ``what`` was being unpacked.
+    """
+    bucket, key = str(location["S3Bucket"]), str(location["S3Key"])
+    try:
+        return fetch_code(ctx.s3(), bucket, key, target, version=location.get("S3ObjectVersion"))
+    except ClientError as exc:
+        raise ProviderError(
+            f'Resource handler returned message: "Error occurred while GetObject. S3 Error '
+            f'Code: {_error_code(exc)}. S3 Error Message: s3://{bucket}/{key}"'
+        ) from None
+    except (BotoCoreError, ValueError, OSError) as exc:
+        raise ProviderError(f"cannot unpack {what}: {exc}") from None
 
 
 def lambda_function_from_state(resource: ResourceState) -> LambdaFunction:
@@ -517,20 +537,9 @@ class LambdaFunctionProvider(ResourceProvider):
             target.mkdir(parents=True, exist_ok=True)
             (target / "index.py").write_text(str(code["ZipFile"]), encoding="utf-8")
             return target
-        bucket, key = code.get("S3Bucket"), code.get("S3Key")
-        if not bucket or not key:
+        if not code.get("S3Bucket") or not code.get("S3Key"):
             raise ProviderError("Code needs S3Bucket and S3Key, or ZipFile")
-        try:
-            return fetch_code(
-                ctx.s3(), str(bucket), str(key), target, version=code.get("S3ObjectVersion")
-            )
-        except ClientError as exc:
-            raise ProviderError(
-                f'Resource handler returned message: "Error occurred while GetObject. S3 Error '
-                f'Code: {_error_code(exc)}. S3 Error Message: s3://{bucket}/{key}"'
-            ) from None
-        except (BotoCoreError, ValueError, OSError) as exc:
-            raise ProviderError(f"cannot unpack the code of {name}: {exc}") from None
+        return _fetch_zip(ctx, code, target, f"the code of {name}")
 
     def _configure(
         self, ctx: ProviderContext, request: ResourceRequest, name: str
@@ -591,12 +600,10 @@ class LambdaFunctionProvider(ResourceProvider):
         )
         return self._configure(ctx, request, name)
 
-    def update(
+    def update_in_place(
         self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
     ) -> ProvisionResult:
-        """New code/configuration in place; a new ``FunctionName`` replaces."""
-        if self.requires_replacement(current.properties, request.properties):
-            return self.create(ctx, request)
+        """New code and configuration (a new ``FunctionName`` replaces)."""
         result = self._configure(ctx, request, current.physical_id)
         previous_code = current.internal.get("code_dir")
         if previous_code and previous_code != result.internal["code_dir"]:
@@ -656,17 +663,7 @@ class LambdaLayerVersionProvider(ResourceProvider):
             version = int(counter.read_text(encoding="utf-8")) + 1 if counter.exists() else 1
             counter.write_text(str(version), encoding="utf-8")
         arn = f"arn:{ctx.partition}:lambda:{ctx.region}:{ctx.account_id}:layer:{name}:{version}"
-        target = home / str(version)
-        bucket, key = str(content["S3Bucket"]), str(content["S3Key"])
-        try:
-            fetch_code(ctx.s3(), bucket, key, target, version=content.get("S3ObjectVersion"))
-        except ClientError as exc:
-            raise ProviderError(
-                f'Resource handler returned message: "Error occurred while GetObject. S3 Error '
-                f'Code: {_error_code(exc)}. S3 Error Message: s3://{bucket}/{key}"'
-            ) from None
-        except (BotoCoreError, ValueError, OSError) as exc:
-            raise ProviderError(f"cannot unpack the content of layer {name}: {exc}") from None
+        _fetch_zip(ctx, content, home / str(version), f"the content of layer {name}")
         return ProvisionResult(physical_id=arn, attributes={"LayerVersionArn": arn})
 
     def delete(
@@ -691,6 +688,20 @@ def _tags(props: Mapping[str, Any]) -> list[dict[str, str]]:
 
 def _policy_text(document: Any) -> str:
     return document if isinstance(document, str) else json.dumps(document)
+
+
+def _codeartifact_arn(ctx: ProviderContext, owner: str, resource: str) -> str:
+    """The ARN of a CodeArtifact ``resource`` (``domain/NAME``, ...) of the ``owner`` account."""
+    return f"arn:{ctx.partition}:codeartifact:{ctx.region}:{owner}:{resource}"
+
+
+def _answer(call: Callable[[], _Answer]) -> _Answer:
+    """Run an AWS call; a failure becomes a :class:`ProviderError` with CloudFormation's
+    wording."""
+    try:
+        return call()
+    except (ClientError, BotoCoreError) as exc:
+        raise ProviderError(_client_reason(exc)) from None
 
 
 def _secondary(ctx: ProviderContext, what: str, call: Callable[[], object]) -> None:
@@ -738,11 +749,7 @@ class CodeArtifactDomainProvider(ResourceProvider):
             kwargs["encryptionKey"] = str(props["EncryptionKey"])
         if _tags(props):
             kwargs["tags"] = _tags(props)
-        try:
-            domain = client.create_domain(**kwargs)["domain"]
-        except (ClientError, BotoCoreError) as exc:
-            raise ProviderError(_client_reason(exc)) from None
-        result = self._result(ctx, domain)
+        result = self._result(ctx, _answer(lambda: client.create_domain(**kwargs))["domain"])
         if props.get("PermissionsPolicyDocument"):
             self._put_policy(ctx, str(name), props["PermissionsPolicyDocument"])
         return result
@@ -750,10 +757,7 @@ class CodeArtifactDomainProvider(ResourceProvider):
     def _result(self, ctx: ProviderContext, domain: Mapping[str, Any]) -> ProvisionResult:
         name = str(domain.get("name"))
         owner = str(domain.get("owner") or ctx.account_id)
-        arn = str(
-            domain.get("arn")
-            or f"arn:{ctx.partition}:codeartifact:{ctx.region}:{owner}:domain/{name}"
-        )
+        arn = str(domain.get("arn") or _codeartifact_arn(ctx, owner, f"domain/{name}"))
         return ProvisionResult(
             physical_id=arn,
             attributes={
@@ -774,13 +778,10 @@ class CodeArtifactDomainProvider(ResourceProvider):
             ),
         )
 
-    def update(
+    def update_in_place(
         self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
     ) -> ProvisionResult:
-        """Replacement for name/key changes; the permissions policy is updated in place."""
-        if self.requires_replacement(current.properties, request.properties):
-            self.check_custom_name(current.properties, request.properties, request.logical_id)
-            return self.create(ctx, request)
+        """The permissions policy (a new name or key replaces)."""
         new_policy = request.properties.get("PermissionsPolicyDocument")
         if new_policy and new_policy != current.properties.get("PermissionsPolicyDocument"):
             self._put_policy(ctx, str(current.attributes["Name"]), new_policy)
@@ -827,11 +828,8 @@ class CodeArtifactRepositoryProvider(ResourceProvider):
             kwargs["upstreams"] = [{"repositoryName": str(u)} for u in props["Upstreams"]]
         if _tags(props):
             kwargs["tags"] = _tags(props)
-        try:
-            repository = client.create_repository(**kwargs)["repository"]
-        except (ClientError, BotoCoreError) as exc:
-            raise ProviderError(_client_reason(exc)) from None
-        result = self._result(ctx, repository)
+        created = _answer(lambda: client.create_repository(**kwargs))["repository"]
+        result = self._result(ctx, created)
         self._connections(ctx, result, [], props.get("ExternalConnections") or [])
         if props.get("PermissionsPolicyDocument"):
             self._put_policy(ctx, result, props["PermissionsPolicyDocument"])
@@ -842,8 +840,7 @@ class CodeArtifactRepositoryProvider(ResourceProvider):
         domain = str(repository.get("domainName"))
         owner = str(repository.get("domainOwner") or ctx.account_id)
         arn = str(
-            repository.get("arn")
-            or f"arn:{ctx.partition}:codeartifact:{ctx.region}:{owner}:repository/{domain}/{name}"
+            repository.get("arn") or _codeartifact_arn(ctx, owner, f"repository/{domain}/{name}")
         )
         return ProvisionResult(
             physical_id=arn,
@@ -902,14 +899,11 @@ class CodeArtifactRepositoryProvider(ResourceProvider):
             ),
         )
 
-    def update(
+    def update_in_place(
         self, ctx: ProviderContext, request: ResourceRequest, current: ResourceState
     ) -> ProvisionResult:
-        """Replacement for domain/name changes; description, upstreams, connections in place."""
+        """Description, upstreams, connections and policy (a new domain or name replaces)."""
         old, new = current.properties, request.properties
-        if self.requires_replacement(old, new):
-            self.check_custom_name(old, new, request.logical_id)
-            return self.create(ctx, request)
         if old.get("Description") != new.get("Description") or old.get("Upstreams") != new.get(
             "Upstreams"
         ):
