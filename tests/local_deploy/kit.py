@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,10 +19,9 @@ if TYPE_CHECKING:
 #: The CDK bootstrap bucket, with placeholders as in asset manifests.
 ASSET_BUCKET = "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"
 
-#: A crhelper-based custom resource handler. Every request is journaled to S3 through
-#: ``AWS_ENDPOINT_URL_S3`` (proving the environment wiring); ``Fail``/``FailDelete`` make it
-#: answer FAILED; the physical id is ``thing-<Name>``, so a new Name means replacement.
-HANDLER_SOURCE = """
+
+_CRHELPER_MODULE = string.Template(
+    """
 import json
 import os
 import time
@@ -28,9 +29,25 @@ import time
 import boto3
 from crhelper import CfnResource
 
-helper = CfnResource(json_logging=False, log_level="INFO", boto_level="CRITICAL", sleep_on_delete=0)
+helper = CfnResource(
+    json_logging=False, log_level="$log_level", boto_level="CRITICAL", sleep_on_delete=0
+)
+$functions
+
+def handler(event, context):
+    helper(event, context)
+"""
+)
 
 
+def crhelper_module(functions: str, *, log_level: str = "WARNING") -> str:
+    """The source of a crhelper custom resource handler module: ``helper`` (a ``CfnResource``),
+    ``functions`` (its ``@helper.create``/``update``/``delete`` functions, which may use
+    ``json``, ``os``, ``time`` and ``boto3``), and the ``handler`` entry point."""
+    return _CRHELPER_MODULE.substitute(log_level=log_level, functions=textwrap.dedent(functions))
+
+
+_JOURNALING_FUNCTIONS = """
 def _journal(event, context):
     record = {
         "RequestType": event["RequestType"],
@@ -47,6 +64,7 @@ def _journal(event, context):
         "invoked_function_arn": context.invoked_function_arn,
         "region": os.environ.get("AWS_REGION"),
         "ssl_cert_file": os.environ.get("SSL_CERT_FILE"),
+        **_more_to_journal(event),
     }
     key = f"journal/{time.time_ns():020d}-{event['LogicalResourceId']}-{event['RequestType']}"
     boto3.client("s3").put_object(
@@ -71,11 +89,27 @@ def delete(event, context):
     _journal(event, context)
     if event["ResourceProperties"].get("FailDelete") == "true":
         raise RuntimeError("asked to fail delete")
-
-
-def handler(event, context):
-    helper(event, context)
 """
+
+
+_NOTHING_MORE_TO_JOURNAL = """
+def _more_to_journal(event):
+    return {}
+"""
+
+
+def journaling_handler(more_to_journal: str = _NOTHING_MORE_TO_JOURNAL) -> str:
+    """A crhelper-based custom resource handler. Every request is journaled to S3 through
+    ``AWS_ENDPOINT_URL_S3`` (proving the environment wiring), with the fields the function
+    ``_more_to_journal(event)`` (the source ``more_to_journal``) returns; ``Fail``/``FailDelete``
+    make it answer FAILED; the physical id is ``thing-<Name>``, so a new Name means
+    replacement."""
+    functions = _JOURNALING_FUNCTIONS + textwrap.dedent(more_to_journal)
+    return crhelper_module(functions, log_level="INFO")
+
+
+#: :func:`journaling_handler` with the request's fields only.
+HANDLER_SOURCE = journaling_handler()
 
 
 def journal(s3: S3Client, bucket: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 
-from .kit import AssemblyWriter
+from .kit import AssemblyWriter, crhelper_module
 
 try:
     from codeartifact_generic.testing import LocalEnvironment
@@ -23,13 +23,8 @@ except ImportError as missing:  # pragma: no cover - the emulator is developed i
     pytest.skip(f"CodeArtifact emulator not importable: {missing}", allow_module_level=True)
 
 # A custom resource that reads the repository through AWS_ENDPOINT_URL_CODEARTIFACT.
-DESCRIBE_HANDLER = """
-import boto3
-from crhelper import CfnResource
-
-helper = CfnResource(json_logging=False, log_level="WARNING", sleep_on_delete=0)
-
-
+DESCRIBE_HANDLER = crhelper_module(
+    """
 @helper.create
 @helper.update
 def describe(event, context):
@@ -44,11 +39,8 @@ def describe(event, context):
 @helper.delete
 def delete(event, context):
     return None
-
-
-def handler(event, context):
-    helper(event, context)
 """
+)
 
 
 @pytest.fixture

@@ -16,15 +16,13 @@ from codeartifact_generic.testing._local_deploy.engine import DestroyFailed, Loc
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
 
-from .kit import sequential_cloudformation
+from .kit import crhelper_module, sequential_cloudformation
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-INLINE_HANDLER = """
-from crhelper import CfnResource
-helper = CfnResource(json_logging=False, log_level="WARNING", sleep_on_delete=0)
-
+INLINE_HANDLER = crhelper_module(
+    """
 @helper.create
 @helper.update
 def upsert(event, context):
@@ -34,10 +32,8 @@ def upsert(event, context):
 @helper.delete
 def delete(event, context):
     return None
-
-def handler(event, context):
-    helper(event, context)
 """
+)
 
 
 def write_assembly(directory: Path, stacks: dict[str, dict[str, Any]]) -> Path:

@@ -2,7 +2,7 @@
 
 The test handler calls ``cloudformation:DescribeStacks(StackName=<event StackId>)`` on every
 request (boto3 finds the local endpoint through ``AWS_ENDPOINT_URL_CLOUDFORMATION``) and
-journals ``(RequestType, LogicalResourceId, StackStatus)`` to S3, so each request shows the
+journals the request with its ``StackStatus`` to S3, so each request shows the
 phase CloudFormation was in while it ran.
 """
 
@@ -23,63 +23,27 @@ from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormatio
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
 
-from .kit import Assemblies, sequential_cloudformation
+from .kit import Assemblies, journaling_handler, sequential_cloudformation
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_s3 import S3Client
 
-#: crhelper handler: asks CloudFormation for its stack's status, journals it, answers.
-STATUS_HANDLER = """
-import json
-import os
-import time
-
-import boto3
-from crhelper import CfnResource
-
-helper = CfnResource(
-    json_logging=False, log_level="WARNING", boto_level="CRITICAL", sleep_on_delete=0
-)
-
-
-def _journal(event):
+#: The journaling handler, journaling also the status CloudFormation answers for its stack.
+STATUS_HANDLER = journaling_handler(
+    """
+def _more_to_journal(event):
     try:
         stacks = boto3.client("cloudformation").describe_stacks(StackName=event["StackId"])
         status = stacks["Stacks"][0]["StackStatus"]
     except Exception as exc:
         status = f"ERROR {type(exc).__name__}: {exc}"
-    record = {
-        "RequestType": event["RequestType"],
-        "LogicalResourceId": event["LogicalResourceId"],
-        "StackId": event["StackId"],
+    return {
         "StackStatus": status,
         "endpoint": os.environ.get("AWS_ENDPOINT_URL_CLOUDFORMATION"),
     }
-    key = f"journal/{time.time_ns():020d}-{event['LogicalResourceId']}-{event['RequestType']}"
-    boto3.client("s3").put_object(
-        Bucket=os.environ["JOURNAL_BUCKET"], Key=key, Body=json.dumps(record).encode()
-    )
-
-
-@helper.create
-@helper.update
-def upsert(event, context):
-    _journal(event)
-    props = event["ResourceProperties"]
-    if props.get("Fail") == "true":
-        raise RuntimeError(f"asked to fail {event['RequestType']} of {props.get('Name')}")
-    return f"thing-{props.get('Name')}"
-
-
-@helper.delete
-def delete(event, context):
-    _journal(event)
-
-
-def handler(event, context):
-    helper(event, context)
 """
+)
 
 
 def thing(
