@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo demo-lifecycle bench test lint typecheck unit clean
+.PHONY: setup demo demo-lifecycle bench test lint typecheck unit clean integ integ-snapshot
 
 $(VENV)/.installed: pyproject.toml requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,17 @@ PYTEST_WORKERS ?= 3
 test: setup lint
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
+## Integration test on real AWS (credentials, a bootstrapped account/region): deploy each
+## tests/integ/integ_*.py app and its assertion stack, run the assertions (every asset listed by
+## CodeArtifact with its SHA256), destroy both, update the snapshot. INTEG_ARGS="--profile NAME".
+INTEG_ARGS ?=
+integ: setup
+	$(PY) tests/integ/driver.py deploy $(INTEG_ARGS)
+
+## Rewrite tests/integ's snapshots after an intended change (offline: synthesis only).
+integ-snapshot: setup
+	$(PY) tests/integ/driver.py snapshot
+
 lint: setup typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -49,6 +60,7 @@ typecheck: setup
 	ln -s $(CURDIR)/lambda build/typecheck/codeartifact_generic/handler
 	$(VENV)/bin/mypy -p codeartifact_generic
 	$(VENV)/bin/mypy app.py
+	$(VENV)/bin/mypy tests/integ/integ_generic_package_version.py tests/integ/driver.py
 
 ## Data-path benchmark of issue 5 (not part of `make test`): AWS CLI v1 baseline vs the handler vs
 ## the floors at 64 MiB, 256 MiB and 1 GiB, plus synth scaling; writes bench/results/.

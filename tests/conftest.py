@@ -46,6 +46,8 @@ EXPENSIVE_FIXTURES = frozenset(
         "plain_venv",
         # tests/lifecycle/test_example_app.py: app.py through the CDK CLI
         "assembly",
+        # tests/integ/test_integ_snapshot.py: the integ app through the CDK CLI
+        "fresh_assembly",
     }
 )
 

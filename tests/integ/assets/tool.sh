@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "integ tool 1.0.0"
