@@ -1,14 +1,18 @@
-"""Fixtures: one moto S3 server for the session, a fresh bucket and state directory per test."""
+"""Fixtures: one moto S3 server for the session, a fresh bucket and state directory per test,
+and a local CloudFormation printing into a buffer the test can read."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from rich.console import Console
 
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing._s3 import MotoS3Server
 
 if TYPE_CHECKING:
@@ -40,3 +44,32 @@ def journal_bucket(s3: S3Client) -> str:
 def state_dir(tmp_path: Path) -> Path:
     """Where the local CloudFormation keeps its state for this test."""
     return tmp_path / "state"
+
+
+@pytest.fixture
+def output() -> io.StringIO:
+    """What the test's local CloudFormation printed (through :func:`console`)."""
+    return io.StringIO()
+
+
+@pytest.fixture
+def console(output: io.StringIO) -> Console:
+    """A console printing into :func:`output`, wide enough not to wrap the progress lines."""
+    return Console(file=output, width=200, highlight=False)
+
+
+@pytest.fixture
+def cfn(
+    state_dir: Path, s3_server: MotoS3Server, console: Console
+) -> Iterator[LocalCloudFormation]:
+    """The local CloudFormation for tests that pin CloudFormation's sequence of events: one
+    operation at a time (parallel scheduling is tested in
+    tests/lifecycle/test_cloudformation_behaviour.py), Lambda invocations not retried."""
+    with LocalCloudFormation(
+        state_dir,
+        s3_endpoint=s3_server.endpoint_url,
+        console=console,
+        lambda_retries=0,
+        max_parallel=1,
+    ) as engine:
+        yield engine

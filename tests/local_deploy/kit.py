@@ -10,11 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
-
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from rich.console import Console
 
 #: The CDK bootstrap bucket, with placeholders as in asset manifests.
 ASSET_BUCKET = "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"
@@ -275,14 +272,3 @@ class Assemblies:
         """The writer of the next assembly directory."""
         self.count += 1
         return AssemblyWriter(self.root / f"cdk.out.{self.count}", **options)
-
-
-def sequential_cloudformation(
-    state_dir: Path, s3_endpoint: str, console: Console
-) -> LocalCloudFormation:
-    """The local CloudFormation for tests that pin CloudFormation's sequence of events: one
-    operation at a time (parallel scheduling is tested in
-    tests/lifecycle/test_cloudformation_behaviour.py), Lambda invocations not retried."""
-    return LocalCloudFormation(
-        state_dir, s3_endpoint=s3_endpoint, console=console, lambda_retries=0, max_parallel=1
-    )

@@ -7,16 +7,13 @@ deploys, updates with CloudFormation's export rule, and destroys.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from rich.console import Console
 
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
-from codeartifact_generic.testing._s3 import MotoS3Server
 
 from .kit import HANDLER_SOURCE, journal, summary
 
@@ -76,44 +73,38 @@ def synth(out: Path, code: Path, bucket: str, name: str) -> Path:
 
 
 def test_synthesized_app_deploys_updates_and_destroys(
-    tmp_path: Path, s3_server: MotoS3Server, s3: S3Client, journal_bucket: str
+    tmp_path: Path, cfn: LocalCloudFormation, s3: S3Client, journal_bucket: str
 ) -> None:
     # GIVEN a real CDK app synthesized with a crhelper handler asset
     code = tmp_path / "code"
     code.mkdir()
     (code / "index.py").write_text(HANDLER_SOURCE)
     first = synth(tmp_path / "out1", code, journal_bucket, "v1")
-    output = io.StringIO()
-    with LocalCloudFormation(
-        tmp_path / "state",
-        s3_endpoint=s3_server.endpoint_url,
-        console=Console(file=output, width=200),
-        lambda_retries=0,
-    ) as cfn:
-        # WHEN it is deployed
-        summaries = cfn.deploy(first)
 
-        # THEN the strong and the weak reference both carried the producer's attribute
-        assert [s.status for s in summaries] == ["CREATE_COMPLETE", "CREATE_COMPLETE"]
-        assert summaries[1].outputs == {"Weak": "v1", "Strong": "used-v1"}
-        created = journal(s3, journal_bucket)
-        assert summary(created) == [("Create", "Thing", None), ("Create", "Used", None)]
-        assert created[0]["ResourceProperties"]["Count"] == "2"
+    # WHEN it is deployed
+    summaries = cfn.deploy(first)
 
-        # WHEN the producer's attribute changes
-        second = synth(tmp_path / "out2", code, journal_bucket, "v2")
-        with pytest.raises(DeploymentFailed) as failure:
-            cfn.deploy(second)
+    # THEN the strong and the weak reference both carried the producer's attribute
+    assert [s.status for s in summaries] == ["CREATE_COMPLETE", "CREATE_COMPLETE"]
+    assert summaries[1].outputs == {"Weak": "v1", "Strong": "used-v1"}
+    created = journal(s3, journal_bucket)
+    assert summary(created) == [("Create", "Thing", None), ("Create", "Used", None)]
+    assert created[0]["ResourceProperties"]["Count"] == "2"
 
-        # THEN the strong reference blocks the update, as in AWS (the weak one would not)
-        assert failure.value.stack_name == "Producer"
-        assert failure.value.reason.startswith("Cannot update export Producer:ExportsOutput")
-        assert failure.value.reason.endswith("as it is in use by Consumer")
+    # WHEN the producer's attribute changes
+    second = synth(tmp_path / "out2", code, journal_bucket, "v2")
+    with pytest.raises(DeploymentFailed) as failure:
+        cfn.deploy(second)
 
-        # WHEN destroyed THEN the consumer goes first and nothing is left
-        assert cfn.destroy(first) == ["Consumer", "Producer"]
-        assert summary(journal(s3, journal_bucket))[-2:] == [
-            ("Delete", "Used", "thing-used-v1"),
-            ("Delete", "Thing", "thing-v1"),
-        ]
-        assert cfn.state.names() == []
+    # THEN the strong reference blocks the update, as in AWS (the weak one would not)
+    assert failure.value.stack_name == "Producer"
+    assert failure.value.reason.startswith("Cannot update export Producer:ExportsOutput")
+    assert failure.value.reason.endswith("as it is in use by Consumer")
+
+    # WHEN destroyed THEN the consumer goes first and nothing is left
+    assert cfn.destroy(first) == ["Consumer", "Producer"]
+    assert summary(journal(s3, journal_bucket))[-2:] == [
+        ("Delete", "Used", "thing-used-v1"),
+        ("Delete", "Thing", "thing-v1"),
+    ]
+    assert cfn.state.names() == []

@@ -85,7 +85,9 @@ def _template(
     }
 
 
-def test_domain_and_repository_lifecycle(env: LocalEnvironment, tmp_path: Path) -> None:
+def test_domain_and_repository_lifecycle(
+    env: LocalEnvironment, tmp_path: Path, console: Console, output: io.StringIO
+) -> None:
     # GIVEN a stack with a domain, a repository and a custom resource reading the repository
     domain = f"d-{uuid.uuid4().hex[:10]}"
     client = boto3.client(
@@ -101,11 +103,8 @@ def test_domain_and_repository_lifecycle(env: LocalEnvironment, tmp_path: Path) 
         writer.stacks["Repos"] = _template(writer, domain, repository, description)
         return writer.write()
 
-    output = io.StringIO()
     cfn: LocalCloudFormation
-    with env.cloudformation(
-        tmp_path / "state", console=Console(file=output, width=200), lambda_retries=0
-    ) as cfn:
+    with env.cloudformation(tmp_path / "state", console=console, lambda_retries=0) as cfn:
         # WHEN it is deployed
         (created,) = cfn.deploy(synth("v1", "r1", "one"))
 
@@ -145,7 +144,7 @@ def test_domain_and_repository_lifecycle(env: LocalEnvironment, tmp_path: Path) 
 
 
 def test_replacing_a_custom_named_resource_in_place_is_refused(
-    env: LocalEnvironment, tmp_path: Path
+    env: LocalEnvironment, tmp_path: Path, console: Console
 ) -> None:
     # GIVEN a deployed domain
     domain = f"d-{uuid.uuid4().hex[:10]}"
@@ -160,7 +159,7 @@ def test_replacing_a_custom_named_resource_in_place_is_refused(
         }
         return writer.write()
 
-    with env.cloudformation(tmp_path / "state", console=Console(file=io.StringIO())) as cfn:
+    with env.cloudformation(tmp_path / "state", console=console) as cfn:
         cfn.deploy(synth("v1", None))
 
         # WHEN a replacement-only property changes while the name stays

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from rich.console import Console
 
 from codeartifact_generic.testing._local_deploy.cli import main as cli_main
 from codeartifact_generic.testing._local_deploy.engine import DestroyFailed, LocalCloudFormation
@@ -27,7 +26,6 @@ from .kit import (
     AssemblyWriter,
     bootstrap_parameter_and_rule,
     journal,
-    sequential_cloudformation,
     summary,
 )
 
@@ -147,18 +145,6 @@ class App(Assemblies):
 @pytest.fixture
 def app(tmp_path: Path, journal_bucket: str) -> App:
     return App(tmp_path, journal_bucket)
-
-
-@pytest.fixture
-def output() -> io.StringIO:
-    return io.StringIO()
-
-
-@pytest.fixture
-def cfn(state_dir: Path, s3_server: MotoS3Server, output: io.StringIO) -> Any:
-    console = Console(file=output, width=200, highlight=False)
-    with sequential_cloudformation(state_dir, s3_server.endpoint_url, console) as engine:
-        yield engine
 
 
 @pytest.fixture

@@ -176,7 +176,12 @@ def test_done_condition_ends_a_lingering_process(tmp_path: Path) -> None:
 
 
 def test_handler_that_never_answers_is_retried_then_fails_the_stack(
-    tmp_path: Path, s3_server: MotoS3Server, s3: S3Client, journal_bucket: str
+    tmp_path: Path,
+    s3_server: MotoS3Server,
+    s3: S3Client,
+    journal_bucket: str,
+    console: Console,
+    output: io.StringIO,
 ) -> None:
     # GIVEN a custom resource whose handler raises without sending any response
     source = textwrap.dedent(
@@ -203,12 +208,8 @@ def test_handler_that_never_answers_is_retried_then_fails_the_stack(
             },
         }
     }
-    output = io.StringIO()
     with LocalCloudFormation(
-        tmp_path / "state",
-        s3_endpoint=s3_server.endpoint_url,
-        console=Console(file=output, width=200),
-        lambda_retries=1,
+        tmp_path / "state", s3_endpoint=s3_server.endpoint_url, console=console, lambda_retries=1
     ) as cfn:
         # WHEN the stack is deployed
         with pytest.raises(DeploymentFailed) as failure:
@@ -232,7 +233,9 @@ def test_handler_that_never_answers_is_retried_then_fails_the_stack(
         assert "Lambda retry 1/1" in output.getvalue()
 
 
-def test_service_timeout_bounds_the_wait(tmp_path: Path, s3_server: MotoS3Server) -> None:
+def test_service_timeout_bounds_the_wait(
+    tmp_path: Path, s3_server: MotoS3Server, console: Console
+) -> None:
     # GIVEN a custom resource with ServiceTimeout 1 s whose handler sleeps without answering
     writer = AssemblyWriter(
         tmp_path / "cdk.out",
@@ -249,10 +252,7 @@ def test_service_timeout_bounds_the_wait(tmp_path: Path, s3_server: MotoS3Server
         }
     }
     with LocalCloudFormation(
-        tmp_path / "state",
-        s3_endpoint=s3_server.endpoint_url,
-        console=Console(file=io.StringIO()),
-        lambda_retries=0,
+        tmp_path / "state", s3_endpoint=s3_server.endpoint_url, console=console, lambda_retries=0
     ) as cfn:
         # WHEN deployed
         started = time.monotonic()

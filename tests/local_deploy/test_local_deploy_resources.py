@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,7 @@ from codeartifact_generic.testing._local_deploy.engine import DestroyFailed, Loc
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
 
-from .kit import crhelper_module, sequential_cloudformation
+from .kit import crhelper_module
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -50,20 +49,6 @@ def write_assembly(directory: Path, stacks: dict[str, dict[str, Any]]) -> Path:
         json.dumps({"version": "55.0.0", "artifacts": artifacts})
     )
     return directory
-
-
-@pytest.fixture
-def output() -> io.StringIO:
-    return io.StringIO()
-
-
-@pytest.fixture
-def cfn(
-    state_dir: Path, s3_server: MotoS3Server, output: io.StringIO
-) -> Iterator[LocalCloudFormation]:
-    console = Console(file=output, width=200)
-    with sequential_cloudformation(state_dir, s3_server.endpoint_url, console) as engine:
-        yield engine
 
 
 def test_bucket_is_real_and_a_non_empty_bucket_fails_deletion(
@@ -274,7 +259,7 @@ def test_ssm_parameter_names_are_unique_across_stacks(
     [("aws", "amazonaws.com"), ("aws-cn", "amazonaws.com.cn"), ("aws-iso", "c2s.ic.gov")],
 )
 def test_url_suffix_follows_the_partition(
-    s3_server: MotoS3Server, tmp_path: Path, partition: str, suffix: str
+    s3_server: MotoS3Server, console: Console, tmp_path: Path, partition: str, suffix: str
 ) -> None:
     # GIVEN a stack whose output is AWS::URLSuffix, deployed in ``partition``
     template = {
@@ -286,7 +271,7 @@ def test_url_suffix_follows_the_partition(
         tmp_path / "state",
         s3_endpoint=s3_server.endpoint_url,
         partition=partition,
-        console=Console(file=io.StringIO()),
+        console=console,
     ) as engine:
         # WHEN it is deployed
         (summary,) = engine.deploy(assembly)

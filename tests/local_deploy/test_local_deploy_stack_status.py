@@ -8,22 +8,18 @@ phase CloudFormation was in while it ran.
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from rich.console import Console
 
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
-from codeartifact_generic.testing._s3 import MotoS3Server
 
-from .kit import Assemblies, journaling_handler, sequential_cloudformation
+from .kit import Assemblies, journaling_handler
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -93,13 +89,6 @@ def take_journal(s3: S3Client, bucket: str) -> list[dict[str, Any]]:
 def statuses(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """``(RequestType, LogicalResourceId, StackStatus)`` per request."""
     return [(e["RequestType"], e["LogicalResourceId"], e["StackStatus"]) for e in entries]
-
-
-@pytest.fixture
-def cfn(state_dir: Path, s3_server: MotoS3Server) -> Iterator[LocalCloudFormation]:
-    console = Console(file=io.StringIO(), width=200)
-    with sequential_cloudformation(state_dir, s3_server.endpoint_url, console) as engine:
-        yield engine
 
 
 def describe(cfn: LocalCloudFormation, name_or_id: str) -> str:
