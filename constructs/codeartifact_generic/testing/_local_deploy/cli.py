@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -150,10 +150,25 @@ def _engine(args: argparse.Namespace, *, rollback: bool = True) -> LocalCloudFor
     )
 
 
-def run_deploy(args: argparse.Namespace) -> int:
-    """The ``deploy`` command."""
+def _exit_code(action: str, command: Callable[[], object]) -> int:
+    """Run ``command``; 2 for bad input (said in one line), 1 when the ``action``
+    ("deployment", "destroy") failed, else 0."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
+        command()
+    except (ValueError, AssemblyError, EndpointUnavailable) as exc:
+        console.print(f"error: {exc}", markup=False)
+        return 2
+    except LocalDeployError as exc:
+        console.print(f"{action} failed: {exc}", markup=False, style="bold red")
+        return 1
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    """The ``deploy`` command."""
+
+    def deploy() -> None:
         parameters = parse_parameters(args.parameters)
         with _engine(args, rollback=not args.no_rollback) as engine:
             engine.deploy(
@@ -162,28 +177,18 @@ def run_deploy(args: argparse.Namespace) -> int:
                 exclusively=args.exclusively,
                 parameters=parameters,
             )
-    except (ValueError, AssemblyError, EndpointUnavailable) as exc:
-        console.print(f"error: {exc}", markup=False)
-        return 2
-    except LocalDeployError as exc:
-        console.print(f"deployment failed: {exc}", markup=False, style="bold red")
-        return 1
-    return 0
+
+    return _exit_code("deployment", deploy)
 
 
 def run_destroy(args: argparse.Namespace) -> int:
     """The ``destroy`` command."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
+
+    def destroy() -> None:
         with _engine(args) as engine:
             engine.destroy(args.assembly, args.stacks or None, exclusively=args.exclusively)
-    except (ValueError, AssemblyError, EndpointUnavailable) as exc:
-        console.print(f"error: {exc}", markup=False)
-        return 2
-    except LocalDeployError as exc:
-        console.print(f"destroy failed: {exc}", markup=False, style="bold red")
-        return 1
-    return 0
+
+    return _exit_code("destroy", destroy)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
