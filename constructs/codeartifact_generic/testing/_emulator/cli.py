@@ -6,73 +6,12 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Final
+from typing import Any
 
 from codeartifact_generic.testing._emulator.faults import CONTROL_PATH, KINDS
 from codeartifact_generic.testing._emulator.server import CodeArtifactEmulator
 from codeartifact_generic.testing._emulator.store import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Limits
-
-
-@dataclass(frozen=True)
-class _LimitOption:
-    """A ``serve`` option that sets the :class:`Limits` field ``limit`` (its default)."""
-
-    flag: str
-    dest: str
-    limit: str
-    parse: Callable[[str], Any]
-    metavar: str
-    help: str
-
-
-def _rate(text: str) -> float | None:
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = -1.0
-    if rate < 0:
-        raise argparse.ArgumentTypeError(f"expected a rate >= 0 (0: no limit), got {text!r}")
-    return rate or None
-
-
-_LIMIT_OPTIONS: Final = (
-    _LimitOption(
-        "--max-asset-size",
-        "max_asset_size",
-        "max_asset_size_bytes",
-        int,
-        "BYTES",
-        "largest asset accepted (%(default)s)",
-    ),
-    _LimitOption(
-        "--max-assets",
-        "max_assets",
-        "max_assets_per_version",
-        int,
-        "N",
-        "most assets per package version (%(default)s)",
-    ),
-    _LimitOption(
-        "--publish-rate",
-        "publish_rate",
-        "publish_rate_per_second",
-        _rate,
-        "PER_SECOND",
-        "PublishPackageVersion calls per second before ThrottlingException (429 with "
-        "Retry-After), as CodeArtifact's quota (%(default)g); 0 turns the limit off",
-    ),
-    _LimitOption(
-        "--publish-burst",
-        "publish_burst",
-        "publish_burst",
-        float,
-        "CALLS",
-        "calls the publish token bucket holds (default: the rate, one second's worth)",
-    ),
-)
 
 
 def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -94,15 +33,37 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", help="directory for asset files (default: a temporary directory)"
     )
-    for option in _LIMIT_OPTIONS:
-        parser.add_argument(
-            option.flag,
-            dest=option.dest,
-            type=option.parse,
-            default=getattr(defaults, option.limit),
-            metavar=option.metavar,
-            help=option.help,
-        )
+    parser.add_argument(
+        "--max-asset-size",
+        type=int,
+        default=defaults.max_asset_size_bytes,
+        metavar="BYTES",
+        help="largest asset accepted (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-assets",
+        type=int,
+        default=defaults.max_assets_per_version,
+        metavar="N",
+        help="most assets per package version (%(default)s)",
+    )
+    parser.add_argument(
+        "--publish-rate",
+        type=_rate,
+        default=defaults.publish_rate_per_second,
+        metavar="PER_SECOND",
+        help=(
+            "PublishPackageVersion calls per second before ThrottlingException (429 with "
+            "Retry-After), as CodeArtifact's quota (%(default)g); 0 turns the limit off"
+        ),
+    )
+    parser.add_argument(
+        "--publish-burst",
+        type=float,
+        default=None,
+        metavar="CALLS",
+        help="calls the publish token bucket holds (default: the rate, one second's worth)",
+    )
     parser.add_argument(
         "--eager-digests",
         action="store_true",
@@ -129,6 +90,16 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _rate(text: str) -> float | None:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if rate < 0:
+        raise argparse.ArgumentTypeError(f"expected a rate >= 0 (0: no limit), got {text!r}")
+    return rate or None
+
+
 def _fault_spec(text: str) -> tuple[str, str, int | None]:
     parts = text.split(":")
     if len(parts) not in (2, 3) or parts[1] not in KINDS:
@@ -153,7 +124,12 @@ def serve(args: argparse.Namespace, *, stop: threading.Event | None = None) -> i
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
-        limits=Limits(**{option.limit: getattr(args, option.dest) for option in _LIMIT_OPTIONS}),
+        limits=Limits(
+            max_asset_size_bytes=args.max_asset_size,
+            max_assets_per_version=args.max_assets,
+            publish_rate_per_second=args.publish_rate,
+            publish_burst=args.publish_burst,
+        ),
         account_id=args.account_id,
         region=args.region,
         eager_digests=args.eager_digests,
