@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import aws_cdk as cdk
+from aws_cdk import aws_codeartifact as codeartifact
 from aws_cdk import aws_ssm as ssm
 
 from codeartifact_generic import (
@@ -44,18 +45,25 @@ class Knobs:
     context: dict[str, str] = field(default_factory=dict)
 
 
+def repository_then_packages(
+    app: cdk.App, prefix: str, domain: str, repository: str
+) -> tuple[codeartifact.CfnRepository, cdk.Stack]:
+    """A stack ``<prefix>Repo`` with the CodeArtifact ``domain`` and ``repository``, and the
+    stack ``<prefix>Packages`` deployed after it: (the repository, the packages stack)."""
+    repo_stack = cdk.Stack(app, f"{prefix}Repo")
+    created_domain = codeartifact.CfnDomain(repo_stack, "Domain", domain_name=domain)
+    created_repository = codeartifact.CfnRepository(
+        repo_stack, "Repository", domain_name=created_domain.attr_name, repository_name=repository
+    )
+    packages = cdk.Stack(app, f"{prefix}Packages")
+    packages.add_stack_dependency(repo_stack)
+    return created_repository, packages
+
+
 def synth(outdir: Path, knobs: Knobs) -> Path:
     """Synthesize the app into ``outdir`` (handler bundled locally) and return it."""
     app = cdk.App(outdir=str(outdir), analytics_reporting=False, context=knobs.context)
-    repo = cdk.Stack(app, "LifeRepo")
-    from aws_cdk import aws_codeartifact as codeartifact
-
-    domain = codeartifact.CfnDomain(repo, "Domain", domain_name=DOMAIN)
-    repository = codeartifact.CfnRepository(
-        repo, "Repository", domain_name=domain.attr_name, repository_name=REPOSITORY
-    )
-    packages = cdk.Stack(app, "LifePackages")
-    packages.add_stack_dependency(repo)
+    repository, packages = repository_then_packages(app, "Life", DOMAIN, REPOSITORY)
     assets = [PackageAsset.from_data("tool.bin", knobs.data)]
     if knobs.extra_asset:
         assets.append(PackageAsset.from_data("extra.txt", "more"))

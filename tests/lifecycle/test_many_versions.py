@@ -18,11 +18,12 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_codeartifact as codeartifact
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._emulator import CodeArtifactEmulator, Limits
+
+from .lifecycle_app import repository_then_packages
 
 pytestmark = pytest.mark.slow
 
@@ -53,13 +54,7 @@ def asset_data(index: int, asset: int) -> str:
 def synth(outdir: Path) -> Path:
     """An app: a repository stack, and a stack of VERSIONS package versions that needs it."""
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
-    repo_stack = cdk.Stack(app, "ManyRepo")
-    domain = codeartifact.CfnDomain(repo_stack, "Domain", domain_name=DOMAIN)
-    repository = codeartifact.CfnRepository(
-        repo_stack, "Repository", domain_name=domain.attr_name, repository_name=REPOSITORY
-    )
-    packages = cdk.Stack(app, "ManyPackages")
-    packages.add_stack_dependency(repo_stack)
+    repository, packages = repository_then_packages(app, "Many", DOMAIN, REPOSITORY)
     for index in range(VERSIONS):
         version = GenericPackageVersion(
             packages,
