@@ -11,12 +11,10 @@ import hashlib
 import os
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_CLI = REPO / "node_modules" / ".bin" / "cdk"
+from scaffolding.cdk_cli import CDK_CLI, REPO
 
 pytestmark = [
     pytest.mark.aws,

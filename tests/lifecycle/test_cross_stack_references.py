@@ -19,14 +19,13 @@ import pytest
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._lifecycle import LifecycleDriver, Step
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from scaffolding.cdk_cli import REPO, needs_cdk_cli
 
 from .conftest import Lifecycle
 from .lifecycle_app import DEFAULT_STRENGTH, Knobs
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_CLI = REPO / "node_modules" / ".bin" / "cdk"
 TOOL = "life/tool"
 STRENGTHS = ["strong", "weak"]
 
@@ -62,7 +61,7 @@ def example(tmp_path: Path) -> Iterator[tuple[LifecycleDriver, LocalCloudFormati
         os.chdir(cwd)
 
 
-@pytest.mark.skipif(not CDK_CLI.exists(), reason="the CDK CLI is not installed: run `make setup`")
+@needs_cdk_cli
 @pytest.mark.parametrize("strength", STRENGTHS)
 def test_example_consumer_reads_the_revision_directly_across_a_version_bump(
     example: tuple[LifecycleDriver, LocalCloudFormation], strength: str

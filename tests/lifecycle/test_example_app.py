@@ -14,16 +14,9 @@ import pytest
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._demo import inspect, synthesize
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from scaffolding.cdk_cli import REPO, needs_cdk_cli
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_CLI = REPO / "node_modules" / ".bin" / "cdk"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CDK_CLI.exists(), reason="the CDK CLI is not installed: run `make setup`"
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_cdk_cli]
 
 
 @pytest.fixture(scope="module")

@@ -43,12 +43,11 @@ from codeartifact_generic.testing._local_deploy.assets import (
 )
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing._s3 import DUMMY_CREDENTIALS, MotoS3Server
+from scaffolding.cdk_cli import CDK_CLI, needs_cdk_cli
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDK_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 BOOTSTRAP_BUCKET = f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
@@ -127,7 +126,7 @@ def test_moto_keeps_sha256_checksums_of_puts_and_multipart_uploads(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CDK_CLI.exists(), reason="the CDK CLI is not installed: run `make setup`")
+@needs_cdk_cli
 def test_publisher_leaves_what_the_cdk_cli_leaves(tmp_path: Path) -> None:
     """The real CLI (``cdk publish-assets``, its uploader, against moto through
     ``AWS_ENDPOINT_URL``) and :func:`publish_assets` store the same objects and checksums."""

@@ -18,13 +18,11 @@ from pathlib import Path
 import pytest
 
 from codeartifact_generic.testing import LocalEnvironment
+from scaffolding.cdk_cli import CDK_BIN, needs_cdk_cli
 
 from .user_app import PRELOADED, downloaded_sha256s, write_app
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[2]
-CDK_BIN = REPO / "node_modules" / ".bin"
 
 
 def _assets(env: LocalEnvironment, version: str) -> dict[str, str]:
@@ -32,7 +30,7 @@ def _assets(env: LocalEnvironment, version: str) -> dict[str, str]:
     return downloaded_sha256s(env.client("codeartifact"), version)
 
 
-@pytest.mark.skipif(not (CDK_BIN / "cdk").exists(), reason="the CDK CLI is not installed")
+@needs_cdk_cli
 def test_bucket_deployment_feeds_a_package_version_through_create_update_and_destroy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

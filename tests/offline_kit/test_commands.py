@@ -20,11 +20,9 @@ import pytest
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._demo import KitError, Preload
 from codeartifact_generic.testing._local_env import EndpointUnavailable, check_endpoints
+from scaffolding.cdk_cli import CDK_BIN, needs_cdk_cli
 
 from .up_output import wait_for_up
-
-REPO = Path(__file__).resolve().parents[2]
-CDK_BIN = REPO / "node_modules" / ".bin"
 
 #: Exposes no [testing] module to the command: ``sys.modules[name] = None`` makes importing it
 #: raise ModuleNotFoundError, as when the extra is not installed.
@@ -151,7 +149,7 @@ def test_demo_without_the_cdk_cli_says_how_to_get_it(tmp_path: Path) -> None:
     assert "--app cdk.out" in line
 
 
-@pytest.mark.skipif(not (CDK_BIN / "cdk").exists(), reason="the CDK CLI is not installed")
+@needs_cdk_cli
 def test_a_failed_synthesis_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     # GIVEN an app that fails at synth
     path = os.pathsep.join([str(CDK_BIN), os.environ["PATH"]])
@@ -318,7 +316,7 @@ def test_preload_rejects_what_it_cannot_do(tmp_path: Path, text: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (CDK_BIN / "cdk").exists(), reason="the CDK CLI is not installed")
+@needs_cdk_cli
 def test_demo_lifecycle_says_it_is_the_example_apps(tmp_path: Path) -> None:
     # GIVEN an app of the user's (not the project's example)
     (tmp_path / "app.py").write_text(

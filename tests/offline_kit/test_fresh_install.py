@@ -18,16 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from scaffolding.cdk_cli import CDK_BIN, REPO, needs_cdk_cli
+
 from .up_output import wait_for_up
 from .user_app import MODEL_PACKAGE, PRELOADED, downloaded_sha256s, write_app
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_BIN = REPO / "node_modules" / ".bin"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (CDK_BIN / "cdk").exists(), reason="the CDK CLI is not installed"),
-]
+pytestmark = [pytest.mark.slow, needs_cdk_cli]
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_CLI = REPO / "node_modules" / ".bin" / "cdk"
+from scaffolding.cdk_cli import CDK_CLI, needs_cdk_cli
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CDK_CLI.exists(), reason="the CDK CLI is not installed: run `make setup`"
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_cdk_cli]
 
 APP = """
 import importlib.util, json
