@@ -170,24 +170,17 @@ def test_an_unknown_status_is_a_validation_error_naming_the_choices(
 
 
 def test_on_delete_may_be_a_string_and_a_bad_one_names_the_choices(stack: cdk.Stack) -> None:
-    _declare(
-        stack,
-        "V",
-        [PackageAsset.from_data("a.txt", "x")],
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-        on_delete="archive",
-    )
+    # GIVEN versions that are destroyed with the stack
+    assets = [PackageAsset.from_data("a.txt", "x")]
+    destroyed = cdk.RemovalPolicy.DESTROY
+    # WHEN one says on_delete="archive" THEN the handler gets CodeArtifact's spelling
+    _declare(stack, "V", assets, removal_policy=destroyed, on_delete="archive")
     Template.from_stack(stack).has_resource_properties(
         contract.RESOURCE_TYPE, {"OnDelete": "Archive"}
     )
+    # WHEN another says on_delete="shred" THEN the error names the choices
     with pytest.raises(ValidationError, match=r"on_delete must be one of DeleteBehavior\.DELETE"):
-        _declare(
-            stack,
-            "W",
-            [PackageAsset.from_data("a.txt", "x")],
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-            on_delete="shred",
-        )
+        _declare(stack, "W", assets, removal_policy=destroyed, on_delete="shred")
 
 
 def test_a_removal_policy_that_is_not_one_is_named(stack: cdk.Stack) -> None:
