@@ -38,6 +38,19 @@ def publish_args(version: str, path: Path, *extra: str, name: str | None = None)
     ]
 
 
+def status_update_args(
+    *versions: str, target: str, expected: str | None = None, revisions: str | None = None
+) -> list[str]:
+    """Arguments of ``update-package-versions-status`` of ``versions`` to ``target``
+    (``expected``: ``--expected-status``; ``revisions``: ``--version-revisions``)."""
+    args = ["update-package-versions-status", *PKG_ARGS, "--versions", *versions]
+    if revisions is not None:
+        args += ["--version-revisions", revisions]
+    if expected is not None:
+        args += ["--expected-status", expected]
+    return [*args, "--target-status", target]
+
+
 def test_publish_multi_asset_version_lifecycle(
     emulator: CodeArtifactEmulator, tmp_path: Path
 ) -> None:
@@ -189,30 +202,14 @@ def test_update_status_with_expected_status_and_revision(cli: Cli, repo: Any) ->
     publish(repo, "2.0", "b.bin", b"b")
 
     wrong_revision = cli.ok(
-        "update-package-versions-status",
-        *PKG_ARGS,
-        "--versions",
-        "1.0",
-        "9.9",
-        "--version-revisions",
-        "1.0=not-the-revision",
-        "--target-status",
-        "Published",
+        *status_update_args("1.0", "9.9", revisions="1.0=not-the-revision", target="Published")
     )
     assert wrong_revision["successfulVersions"] == {}
     assert wrong_revision["failedVersions"]["1.0"]["errorCode"] == "MISMATCHED_REVISION"
     assert wrong_revision["failedVersions"]["9.9"]["errorCode"] == "NOT_FOUND"
 
     wrong_status = cli.ok(
-        "update-package-versions-status",
-        *PKG_ARGS,
-        "--versions",
-        "1.0",
-        "2.0",
-        "--expected-status",
-        "Unfinished",
-        "--target-status",
-        "Archived",
+        *status_update_args("1.0", "2.0", expected="Unfinished", target="Archived")
     )
     assert wrong_status["failedVersions"]["2.0"]["errorCode"] == "MISMATCHED_STATUS"
     assert wrong_status["successfulVersions"]["1.0"]["status"] == "Archived"
@@ -220,16 +217,9 @@ def test_update_status_with_expected_status_and_revision(cli: Cli, repo: Any) ->
     assert archived_revision != unfinished["versionRevision"]
 
     done = cli.ok(
-        "update-package-versions-status",
-        *PKG_ARGS,
-        "--versions",
-        "1.0",
-        "--version-revisions",
-        f"1.0={archived_revision}",
-        "--expected-status",
-        "Archived",
-        "--target-status",
-        "Published",
+        *status_update_args(
+            "1.0", revisions=f"1.0={archived_revision}", expected="Archived", target="Published"
+        )
     )
     assert done["failedVersions"] == {}
     assert done["successfulVersions"]["1.0"]["status"] == "Published"
@@ -242,14 +232,7 @@ def test_update_status_cannot_set_unfinished_or_disposed(cli: Cli, repo: Any) ->
     THEN each is a ValidationException and the version stays Published."""
     publish(repo, "1.0", "a.bin", b"a")
     for target in ("Unfinished", "Disposed"):
-        stderr = cli.fails(
-            "update-package-versions-status",
-            *PKG_ARGS,
-            "--versions",
-            "1.0",
-            "--target-status",
-            target,
-        )
+        stderr = cli.fails(*status_update_args("1.0", target=target))
         assert "ValidationException" in stderr
     versions = cli.ok("list-package-versions", *PKG_ARGS)["versions"]
     assert [(v["version"], v["status"]) for v in versions] == [("1.0", "Published")]
