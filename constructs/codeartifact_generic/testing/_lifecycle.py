@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,32 +110,22 @@ def repository_versions(
     return sorted(rows, key=lambda r: (r.package, r.version))
 
 
+@dataclass
 class LifecycleDriver:
     """Runs :class:`Step`s of one app against one local environment."""
 
-    def __init__(
-        self,
-        app: str,
-        cfn: LocalCloudFormation,
-        workdir: Path,
-        *,
-        domain: str,
-        repository: str,
-        console: Console | None = None,
-        emulator: Any = None,
-        expect_stacks: Sequence[str] = (),
-    ) -> None:
-        self.app = app
-        self.cfn = cfn
-        #: The CodeArtifact emulator, for steps that hold a call (see :attr:`Step.hold`).
-        self.emulator = emulator
-        self.workdir = workdir
-        self.domain = domain
-        self.repository = repository
-        self.console = console or Console()
-        #: Stacks the app must have (checked after each synthesis): :class:`KitError` if not.
-        self.expect_stacks = tuple(expect_stacks)
-        self._count = 0
+    app: str
+    cfn: LocalCloudFormation
+    workdir: Path
+    _: KW_ONLY
+    domain: str
+    repository: str
+    console: Console = field(default_factory=Console)
+    #: The CodeArtifact emulator, for steps that hold a call (see :attr:`Step.hold`).
+    emulator: Any = None
+    #: Stacks the app must have (checked after each synthesis): :class:`KitError` if not.
+    expect_stacks: Sequence[str] = ()
+    _count: int = field(default=0, init=False)
 
     def run(self, step: Step) -> StepResult:
         """Synthesize and deploy (or destroy) one step; never raises for a failed deployment."""
