@@ -15,7 +15,7 @@ from codeartifact_generic.testing._lifecycle import VersionRow, repository_versi
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 
-from .lifecycle_app import DOMAIN, REPOSITORY, Knobs, synth
+from .lifecycle_app import DOMAIN, REPOSITORY, Knobs, coordinates, synth
 
 
 @dataclass
@@ -53,14 +53,7 @@ class Lifecycle:
 
     def assets(self, version: str, package: str = "tool") -> dict[str, str]:
         client = self.cfn.codeartifact_client()
-        listed = client.list_package_version_assets(
-            domain=DOMAIN,
-            repository=REPOSITORY,
-            format="generic",
-            namespace="life",
-            package=package,
-            packageVersion=version,
-        )
+        listed = client.list_package_version_assets(**coordinates(package), packageVersion=version)
         return {a["name"]: a["hashes"]["SHA-256"] for a in listed["assets"]}
 
     def output(self, stack: str, name: str) -> str:

@@ -20,6 +20,7 @@ from codeartifact_generic import (
 
 DOMAIN = "life-domain"
 REPOSITORY = "life-repo"
+NAMESPACE = "life"
 REFERENCE = "/life/tool"
 #: The context key of the app's default cross-stack reference strength.
 DEFAULT_STRENGTH = "@aws-cdk/core:defaultCrossStackReferences"
@@ -43,6 +44,17 @@ class Knobs:
     #: ``Stack.consume_reference(tool.attr_version_revision, STRONG)`` (an export it imports).
     consumer: Literal["ssm", "direct", "strong"] = "ssm"
     context: dict[str, str] = field(default_factory=dict)
+
+
+def coordinates(package: str) -> dict[str, str]:
+    """The app's ``package`` (in :data:`NAMESPACE`) as CodeArtifact's package calls name it."""
+    return {
+        "domain": DOMAIN,
+        "repository": REPOSITORY,
+        "format": "generic",
+        "namespace": NAMESPACE,
+        "package": package,
+    }
 
 
 def repository_then_packages(
@@ -72,7 +84,7 @@ def synth(outdir: Path, knobs: Knobs) -> Path:
         "Tool",
         domain=DOMAIN,
         repository=REPOSITORY,
-        namespace="life",
+        namespace=NAMESPACE,
         package="tool",
         version=knobs.version,
         assets=assets,
@@ -89,7 +101,7 @@ def synth(outdir: Path, knobs: Knobs) -> Path:
             "Broken",
             domain=DOMAIN,
             repository=REPOSITORY,
-            namespace="life",
+            namespace=NAMESPACE,
             package="broken",
             version="0.0.1",
             assets=[PackageAsset.from_bucket("no-such-bucket-here", "missing/object.bin")],

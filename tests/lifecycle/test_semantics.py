@@ -14,7 +14,7 @@ import pytest
 from codeartifact_generic import DeleteBehavior, VersionStatus
 
 from .conftest import Lifecycle
-from .lifecycle_app import Knobs
+from .lifecycle_app import Knobs, coordinates
 
 pytestmark = pytest.mark.slow
 
@@ -130,11 +130,7 @@ def test_a_version_that_existed_before_is_never_destroyed(life: Lifecycle) -> No
     life.destroy(knobs, ["LifePackages"])  # DESTROY: 1.0.0 deleted, repository kept
     client = life.cfn.codeartifact_client()
     client.publish_package_version(
-        domain="life-domain",
-        repository="life-repo",
-        format="generic",
-        namespace="life",
-        package="tool",
+        **coordinates("tool"),
         packageVersion="1.0.0",
         assetName="tool.bin",
         assetContent=b"tool v1",
