@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,15 @@ class Outcome:
     versions: dict[tuple[str, str], VersionRow]
 
 
+@dataclass
 class Lifecycle:
     """Deploys :class:`Knobs` of the lifecycle app and reads CodeArtifact back."""
 
-    def __init__(self, env: LocalEnvironment, cfn: LocalCloudFormation, workdir: Path) -> None:
-        self.env = env
-        self.cfn = cfn
-        self.workdir = workdir
-        self._steps = itertools.count()
+    env: LocalEnvironment
+    cfn: LocalCloudFormation
+    #: Where each deployment's app is synthesized (``out0``, ``out1``, ...).
+    workdir: Path
+    _steps: Iterator[int] = field(default_factory=itertools.count, init=False)
 
     def deploy(self, knobs: Knobs) -> Outcome:
         outdir = synth(self.workdir / f"out{next(self._steps)}", knobs)
