@@ -116,3 +116,29 @@ def stored_checksum(endpoint: str, key: str) -> tuple[str | None, str | None]:
     """(ChecksumSHA256, ChecksumType) S3 reports for ``key``."""
     head = s3_client(endpoint).head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
     return head.get("ChecksumSHA256"), head.get("ChecksumType")
+
+
+def prepare_set(endpoint: str, directory: Path, size_mib: int, count: int) -> list[BenchObject]:
+    """``count`` objects of ``size_mib`` MiB, each its own random bytes (so no two assets of
+    the version share a body), uploaded without a checksum as :func:`prepare` does; no twins.
+    The assets of one version in the parallel-assets workload; the local copies are removed
+    once uploaded (nothing reads them)."""
+    client = s3_client(endpoint)
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if BUCKET not in existing:
+        client.create_bucket(Bucket=BUCKET)
+    objects = []
+    for index in range(count):
+        name = f"asset{index}-{size_mib}mib.bin"
+        path = directory / "set" / name
+        hex_digest, _raw = write_random_file(path, size_mib * MIB)
+        key = f"set/{name}"
+        client.upload_file(
+            str(path),
+            BUCKET,
+            key,
+            Config=TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB),
+        )
+        path.unlink()
+        objects.append(BenchObject(size_mib, path, key, None, hex_digest))
+    return objects

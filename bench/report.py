@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from codeartifact_generic.handler import contract
 from rich.console import Console
 from rich.table import Table
 
@@ -24,8 +25,15 @@ FLOOR_HASH: Final = "floor_hashlib"
 FLOOR_PUBLISH: Final = "floor_publish"
 STARTUP: Final = "handler_startup"
 VARIANTS: Final = (BASELINE, KNOWN, UNKNOWN, S3_CHECKSUM, FLOOR_GET, FLOOR_HASH, FLOOR_PUBLISH)
+#: One version of many assets (issue 13): all but the first and the final
+#: ``contract.parallel_assets(memory)`` at a time (a 1024 MiB function), or one at a time (128).
+PARALLEL: Final = "ours_parallel_assets"
+SERIAL: Final = "ours_one_asset_at_a_time"
+#: The workloads also run beside a competing CPU-bound process, and the mark on their samples.
+LOAD_VARIANTS: Final = (BASELINE, KNOWN, FLOOR_GET, FLOOR_HASH)
+COMPETING_CPU: Final = "competing_cpu"
 #: Workloads that read the object from S3 (through the counting proxy).
-READS_S3: Final = (BASELINE, KNOWN, UNKNOWN, S3_CHECKSUM, FLOOR_GET)
+READS_S3: Final = (BASELINE, KNOWN, UNKNOWN, S3_CHECKSUM, FLOOR_GET, PARALLEL, SERIAL)
 LABELS: Final = {
     BASELINE: "AWS CLI v1 baseline",
     KNOWN: "ours, known SHA256",
@@ -61,6 +69,7 @@ REQUIRED_METRICS: Final = (
     "known_vs_floor_get",
     "unknown_vs_floor_get",
     "known_vs_floor_publish",
+    "known_vs_floor_get_hashlib",
     "known_rss_mib",
     "unknown_rss_mib",
     "known_s3_read_ratio",
@@ -74,6 +83,40 @@ REQUIRED_METRICS: Final = (
     "known_cpu_vs_hashlib",
     "unknown_cpu_vs_hashlib",
 )
+#: Metrics of issue 13's workloads (the smoke test checks each is present and measured).
+REQUIRED_LOAD_METRICS: Final = (
+    "baseline_wall_s",
+    "known_wall_s",
+    "floor_get_wall_s",
+    "floor_hashlib_wall_s",
+    "known_vs_baseline",
+    "known_vs_floor_get_hashlib",
+    "known_cpu_s",
+    "competitor_cpu_s",
+)
+REQUIRED_PARALLEL_METRICS: Final = (
+    "parallel_wall_s",
+    "serial_wall_s",
+    "parallel_vs_serial",
+    "parallel",
+    "serial",
+    "parallel_peak_in_flight",
+    "serial_peak_in_flight",
+    "parallel_rss_mib",
+    "serial_rss_mib",
+    "parallel_rss_budget_mib",
+    "serial_rss_budget_mib",
+    "mib_per_asset_in_flight",
+    "parallel_s3_read_ratio",
+    "serial_s3_read_ratio",
+)
+REQUIRED_VERSIONS_METRICS: Final = (
+    "parallel_deploy_s",
+    "serial_deploy_s",
+    "parallel_vs_serial",
+    "parallel_throttled",
+    "serial_throttled",
+)
 #: Synth metrics per stack size.
 REQUIRED_SYNTH_METRICS: Final = ("lambda_functions", "synth_s", "process_wall_s", "template_bytes")
 
@@ -86,6 +129,16 @@ RSS_FLAT_MIB: Final = 10.0
 S3_READ_TOLERANCE: Final = 0.005
 CPU_VS_HASHLIB_MAX: Final = 1.5
 SYNTH_VERSIONS: Final = 100
+#: Thresholds of issue 13 (known hash at 1 GiB, quiet and beside a competing process; a
+#: version of 8 assets in parallel against one at a time on this 2-core machine).
+SCALE_KNOWN_VS_BASELINE_MAX: Final = 0.25
+SCALE_KNOWN_VS_GET_HASHLIB_MAX: Final = 1.15
+SCALE_UNKNOWN_VS_BASELINE_MAX: Final = 0.40
+PARALLEL_VS_SERIAL_MAX: Final = 0.6
+#: The handler's memory budget (lambda/contract.py): the handler apart from assets in flight,
+#: and each asset in flight.
+HANDLER_BASE_MIB: Final = contract.HANDLER_BASE_MIB
+ASSET_IN_FLIGHT_MIB: Final = contract.ASSET_IN_FLIGHT_MIB
 
 
 def median(values: Iterable[float]) -> float | None:
@@ -98,6 +151,10 @@ def _ratio(top: float | None, bottom: float | None) -> float | None:
     if top is None or bottom is None or bottom == 0:
         return None
     return top / bottom
+
+
+def _sum(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
 def summarize_size(samples: Sequence[Mapping[str, Any]], size: int) -> dict[str, Any]:
@@ -149,6 +206,10 @@ def summarize_size(samples: Sequence[Mapping[str, Any]], size: int) -> dict[str,
         "unknown_vs_floor_get": _ratio(get(UNKNOWN, "wall_s"), get(FLOOR_GET, "wall_s")),
         # The handler overlaps the GET and the publish: the slower of the two bounds it.
         "known_vs_floor_publish": _ratio(get(KNOWN, "wall_s"), get(FLOOR_PUBLISH, "wall_s")),
+        # Issue 13's floor: a plain GET plus a separate hashlib pass (two processes, summed).
+        "known_vs_floor_get_hashlib": _ratio(
+            get(KNOWN, "wall_s"), _sum(get(FLOOR_GET, "wall_s"), get(FLOOR_HASH, "wall_s"))
+        ),
         "baseline_rss_mib": get(BASELINE, "max_rss_mib"),
         "known_rss_mib": get(KNOWN, "max_rss_mib"),
         "unknown_rss_mib": get(UNKNOWN, "max_rss_mib"),
@@ -206,6 +267,157 @@ def summarize_synth(samples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
             }
         )
     return rows
+
+
+def _variant_medians(runs: Sequence[Mapping[str, Any]], competitor: bool) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "runs": len(runs),
+        "wall_s": median(r["wall_s"] for r in runs),
+        "cpu_s": median(r["cpu_s"] for r in runs),
+        "max_rss_mib": median(r["max_rss_mib"] for r in runs),
+    }
+    if competitor:
+        found["competitor_cpu_s"] = median(r["service_cpu_s"].get("competitor", 0.0) for r in runs)
+    return found
+
+
+def _load_metrics(walls: Mapping[str, float | None]) -> dict[str, float | None]:
+    return {
+        "baseline_wall_s": walls[BASELINE],
+        "known_wall_s": walls[KNOWN],
+        "floor_get_wall_s": walls[FLOOR_GET],
+        "floor_hashlib_wall_s": walls[FLOOR_HASH],
+        "known_vs_baseline": _ratio(walls[KNOWN], walls[BASELINE]),
+        "known_vs_floor_get_hashlib": _ratio(
+            walls[KNOWN], _sum(walls[FLOOR_GET], walls[FLOOR_HASH])
+        ),
+    }
+
+
+def summarize_load(
+    samples: Sequence[Mapping[str, Any]], sizes: Sequence[Mapping[str, Any]], size_mib: int
+) -> dict[str, Any]:
+    """The workloads run beside a competing CPU-bound process (medians), and the same
+    figures without it (the size's own medians, same run)."""
+    runs = {
+        variant: _variant_medians(
+            [s for s in samples if s["variant"] == variant and s["ok"]], competitor=True
+        )
+        for variant in LOAD_VARIANTS
+    }
+    loaded = _load_metrics({v: runs[v]["wall_s"] for v in LOAD_VARIANTS})
+    loaded["known_cpu_s"] = runs[KNOWN]["cpu_s"]
+    loaded["competitor_cpu_s"] = runs[KNOWN]["competitor_cpu_s"]
+    # How much of a core the competitor took while the handler ran.
+    loaded["competitor_cores"] = _ratio(runs[KNOWN]["competitor_cpu_s"], runs[KNOWN]["wall_s"])
+    quiet_runs: Mapping[str, Any] = next(
+        (s["runs"] for s in sizes if s["size_mib"] == size_mib), {}
+    )
+    quiet = _load_metrics({v: quiet_runs.get(v, {}).get("wall_s") for v in LOAD_VARIANTS})
+    quiet["known_cpu_s"] = quiet_runs.get(KNOWN, {}).get("cpu_s")
+    return {
+        "size_mib": size_mib,
+        "competitor": "one process spinning hashlib.sha256 over a 1 MiB buffer on one thread, "
+        "started (and spinning) before each workload process and killed after it",
+        "quiet": quiet,
+        "loaded": loaded,
+        "runs": runs,
+        "samples": list(samples),
+    }
+
+
+def summarize_asset_set(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One version of N assets, in parallel and one at a time: medians of the wall time, the
+    highest peak RSS and assets in flight seen over the runs, and the memory budget."""
+    modes: dict[str, dict[str, Any]] = {}
+    for mode in (PARALLEL, SERIAL):
+        runs = [s for s in samples if s["variant"] == mode and s["ok"]]
+        size = (runs[0]["size_mib"] * MIB) if runs else None
+        s3 = [r["s3_bytes_read"] for r in runs if r.get("s3_bytes_read") is not None]
+        width = runs[0]["parallel"] if runs else None
+        modes[mode] = {
+            "runs": len(runs),
+            "wall_s": median(r["wall_s"] for r in runs),
+            "cpu_s": median(r["cpu_s"] for r in runs),
+            "max_rss_mib": max((r["max_rss_mib"] for r in runs), default=None),
+            "memory_mb": runs[0]["memory_mb"] if runs else None,
+            "parallel": width,
+            "peak_in_flight": max((r["peak_in_flight"] for r in runs), default=None),
+            "final_last": bool(runs) and all(r["final_last"] for r in runs),
+            "s3_read_ratio": _ratio(median(s3), size),
+            "rss_budget_mib": None
+            if width is None
+            else HANDLER_BASE_MIB + width * ASSET_IN_FLIGHT_MIB,
+        }
+    par, ser = modes[PARALLEL], modes[SERIAL]
+    per_asset = None
+    known = None not in (par["max_rss_mib"], ser["max_rss_mib"], par["parallel"], ser["parallel"])
+    if known and par["parallel"] != ser["parallel"]:
+        per_asset = (par["max_rss_mib"] - ser["max_rss_mib"]) / (par["parallel"] - ser["parallel"])
+    first = next(iter(samples), {})
+    metrics = {
+        "parallel_wall_s": par["wall_s"],
+        "serial_wall_s": ser["wall_s"],
+        "parallel_vs_serial": _ratio(par["wall_s"], ser["wall_s"]),
+        "parallel": par["parallel"],
+        "serial": ser["parallel"],
+        "parallel_peak_in_flight": par["peak_in_flight"],
+        "serial_peak_in_flight": ser["peak_in_flight"],
+        "parallel_rss_mib": par["max_rss_mib"],
+        "serial_rss_mib": ser["max_rss_mib"],
+        "parallel_rss_budget_mib": par["rss_budget_mib"],
+        "serial_rss_budget_mib": ser["rss_budget_mib"],
+        # What one more asset in flight costs: the RSS difference over the difference in width.
+        "mib_per_asset_in_flight": per_asset,
+        "parallel_s3_read_ratio": par["s3_read_ratio"],
+        "serial_s3_read_ratio": ser["s3_read_ratio"],
+        "final_last": par["final_last"] and ser["final_last"],
+    }
+    return {
+        "assets": first.get("assets"),
+        "asset_mib": first.get("asset_mib"),
+        "metrics": metrics,
+        "runs": modes,
+        "samples": list(samples),
+    }
+
+
+def summarize_versions(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Deployments of a stack of many versions, with the engine's parallelism and one at a
+    time: median deploy wall time and throttled publishes per width."""
+    widths = sorted({int(s["max_parallel"]) for s in samples}, reverse=True)
+    runs: dict[str, dict[str, Any]] = {}
+    for width in widths:
+        mine = [s for s in samples if s["max_parallel"] == width]
+        done = [s for s in mine if s["ok"]]
+        runs[str(width)] = {
+            "runs": len(mine),
+            "completed": len(done),
+            "deploy_s": median(s["deploy_s"] for s in done),
+            "process_wall_s": median(s["process_wall_s"] for s in done),
+            "throttled": median(s["throttled"] for s in done),
+            "throttled_each": [s["throttled"] for s in mine],
+        }
+    wide = runs[str(widths[0])] if widths else {}
+    narrow = runs[str(widths[-1])] if widths else {}
+    first = next(iter(samples), {})
+    metrics = {
+        "max_parallel": widths[0] if widths else None,
+        "parallel_deploy_s": wide.get("deploy_s"),
+        "serial_deploy_s": narrow.get("deploy_s"),
+        "parallel_vs_serial": _ratio(wide.get("deploy_s"), narrow.get("deploy_s")),
+        "parallel_throttled": wide.get("throttled"),
+        "serial_throttled": narrow.get("throttled"),
+        "all_completed": bool(samples) and all(s["ok"] for s in samples),
+    }
+    return {
+        "count": first.get("count"),
+        "rate_per_s": first.get("rate_per_s"),
+        "burst": first.get("burst"),
+        "metrics": metrics,
+        "runs": runs,
+        "samples": list(samples),
+    }
 
 
 @dataclass(frozen=True)
@@ -350,6 +562,121 @@ def _synth_verdicts(synth: Sequence[Mapping[str, Any]]) -> list[Verdict]:
             )
         )
     return verdicts
+
+
+def evaluate_scale(
+    sizes: Sequence[Mapping[str, Any]],
+    loaded: Mapping[str, Any] | None,
+    parallel: Mapping[str, Any] | None,
+    many: Mapping[str, Any] | None,
+) -> list[Verdict]:
+    """PASS/MISS of each target of issue 13 this benchmark measures."""
+    verdicts: list[Verdict] = []
+    if sizes:
+        at = next((s for s in sizes if s["size_mib"] == 1024), sizes[-1])
+        where = f"at {at['size_mib']} MiB"
+        m = at["metrics"]
+        verdicts += [
+            _upper(
+                f"known hash wall ≤ {SCALE_KNOWN_VS_BASELINE_MAX}× CLI ({where}, quiet)",
+                m["known_vs_baseline"],
+                SCALE_KNOWN_VS_BASELINE_MAX,
+            ),
+            _upper(
+                f"known hash wall ≤ {SCALE_KNOWN_VS_GET_HASHLIB_MAX}× GET + hashlib "
+                f"({where}, quiet)",
+                m["known_vs_floor_get_hashlib"],
+                SCALE_KNOWN_VS_GET_HASHLIB_MAX,
+            ),
+            _upper(
+                f"unknown hash wall ≤ {SCALE_UNKNOWN_VS_BASELINE_MAX}× CLI ({where})",
+                m["unknown_vs_baseline"],
+                SCALE_UNKNOWN_VS_BASELINE_MAX,
+            ),
+        ]
+    if loaded is not None:
+        where = f"at {loaded['size_mib']} MiB, competing CPU"
+        m = loaded["loaded"]
+        verdicts += [
+            _upper(
+                f"known hash wall ≤ {SCALE_KNOWN_VS_BASELINE_MAX}× CLI ({where})",
+                m["known_vs_baseline"],
+                SCALE_KNOWN_VS_BASELINE_MAX,
+            ),
+            _upper(
+                f"known hash wall ≤ {SCALE_KNOWN_VS_GET_HASHLIB_MAX}× GET + hashlib ({where})",
+                m["known_vs_floor_get_hashlib"],
+                SCALE_KNOWN_VS_GET_HASHLIB_MAX,
+            ),
+        ]
+    if parallel is not None:
+        m = parallel["metrics"]
+        shape = f"{parallel['assets']} × {parallel['asset_mib']} MiB"
+        verdicts.append(
+            _upper(
+                f"version of {shape}: parallel wall ≤ {PARALLEL_VS_SERIAL_MAX}× one at a time",
+                m["parallel_vs_serial"],
+                PARALLEL_VS_SERIAL_MAX,
+            )
+        )
+        seen = (m["parallel_peak_in_flight"], m["serial_peak_in_flight"])
+        verdicts.append(
+            Verdict(
+                f"version of {shape}: assets in flight as configured (parallel / one at a time)",
+                f"seen {_fmt_int(seen[0])} / {_fmt_int(seen[1])}, configured "
+                f"{_fmt_int(m['parallel'])} / {_fmt_int(m['serial'])}",
+                None if None in seen else seen == (m["parallel"], m["serial"]),
+            )
+        )
+        rss = (m["parallel_rss_mib"], m["serial_rss_mib"])
+        budget = (m["parallel_rss_budget_mib"], m["serial_rss_budget_mib"])
+        verdicts.append(
+            Verdict(
+                f"version of {shape}: handler peak RSS within {HANDLER_BASE_MIB} + "
+                f"{ASSET_IN_FLIGHT_MIB} MiB per asset in flight (parallel / one at a time)",
+                f"{_fmt(rss[0], '.0f')} / {_fmt(rss[1], '.0f')} MiB (budget "
+                f"{_fmt(budget[0], '.0f')} / {_fmt(budget[1], '.0f')} MiB)",
+                None
+                if None in rss or None in budget
+                else all(r <= b for r, b in zip(rss, budget, strict=True)),
+            )
+        )
+        reads = [m["parallel_s3_read_ratio"], m["serial_s3_read_ratio"]]
+        verdicts.append(
+            Verdict(
+                f"version of {shape}: each asset read from S3 once (parallel / one at a time)",
+                " / ".join(_fmt(r, ".4f", "×") for r in reads),
+                None
+                if None in reads
+                else all(abs(r - 1.0) <= S3_READ_TOLERANCE for r in reads if r is not None),
+            )
+        )
+        verdicts.append(
+            Verdict(
+                f"version of {shape}: the final asset published after all others (every run)",
+                "yes" if m["final_last"] else "no",
+                bool(m["final_last"]),
+            )
+        )
+    if many is not None:
+        m = many["metrics"]
+        runs = many["runs"]
+        verdicts.append(
+            Verdict(
+                f"{many['count']} versions under {many['rate_per_s']:g} publishes/s: every "
+                "deployment complete, each asset published once",
+                ", ".join(
+                    f"max_parallel={width}: {r['completed']}/{r['runs']}"
+                    for width, r in runs.items()
+                ),
+                bool(m["all_completed"]),
+            )
+        )
+    return verdicts
+
+
+def _fmt_int(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
 
 
 def _wall_table(console: Console, results: Mapping[str, Any]) -> None:
@@ -519,6 +846,101 @@ def _targets_table(console: Console, results: Mapping[str, Any]) -> None:
     console.print(targets)
 
 
+def _scale_tables(console: Console, results: Mapping[str, Any]) -> None:
+    """Issue 13: competing CPU, a version's assets in parallel, many versions, the targets."""
+    loaded = results.get("competing_cpu")
+    if loaded:
+        table = Table(
+            title=f"Beside a competing CPU-bound process ({loaded['size_mib']} MiB, median s)",
+            caption=loaded["competitor"],
+        )
+        for column in (
+            "",
+            "CLI",
+            "known",
+            "GET",
+            "hashlib",
+            "known / CLI",
+            "known / (GET + hashlib)",
+            "competitor cores",
+        ):
+            table.add_column(column, justify="right")
+        for name in ("quiet", "loaded"):
+            m = loaded[name]
+            table.add_row(
+                name,
+                _fmt(m["baseline_wall_s"]),
+                _fmt(m["known_wall_s"]),
+                _fmt(m["floor_get_wall_s"]),
+                _fmt(m["floor_hashlib_wall_s"]),
+                _fmt(m["known_vs_baseline"], ".2f", "×"),
+                _fmt(m["known_vs_floor_get_hashlib"], ".2f", "×"),
+                _fmt(m.get("competitor_cores")),
+            )
+        console.print(table)
+    parallel = results.get("parallel_assets")
+    if parallel:
+        m = parallel["metrics"]
+        table = Table(
+            title=f"One version of {parallel['assets']} × {parallel['asset_mib']} MiB "
+            "(known SHA256), the same handler",
+            caption=f"MiB per asset in flight (RSS difference / width difference): "
+            f"{_fmt(m['mib_per_asset_in_flight'], '.1f')} (budget {ASSET_IN_FLIGHT_MIB})",
+        )
+        for column in (
+            "mode",
+            "memory MB",
+            "in flight (configured / seen)",
+            "wall s",
+            "vs one at a time",
+            "peak RSS MiB",
+            "RSS budget MiB",
+            "S3 read ÷ size",
+        ):
+            table.add_column(column, justify="right")
+        for mode, label in ((SERIAL, "one at a time"), (PARALLEL, "parallel")):
+            run = parallel["runs"][mode]
+            table.add_row(
+                label,
+                _fmt_int(run["memory_mb"]),
+                f"{_fmt_int(run['parallel'])} / {_fmt_int(run['peak_in_flight'])}",
+                _fmt(run["wall_s"]),
+                _fmt(_ratio(run["wall_s"], parallel["runs"][SERIAL]["wall_s"]), ".2f", "×"),
+                _fmt(run["max_rss_mib"], ".1f"),
+                _fmt_int(run["rss_budget_mib"]),
+                _fmt(run["s3_read_ratio"], ".4f"),
+            )
+        console.print(table)
+    many = results.get("many_versions")
+    if many:
+        table = Table(
+            title=f"{many['count']} versions in one stack, quota {many['rate_per_s']:g} "
+            f"publishes/s (bucket {many['burst']:g})",
+        )
+        for column in ("max_parallel", "completed", "deploy s", "vs one at a time", "throttled"):
+            table.add_column(column, justify="right")
+        serial = many["metrics"]["serial_deploy_s"]
+        for width, run in many["runs"].items():
+            table.add_row(
+                width,
+                f"{run['completed']}/{run['runs']}",
+                _fmt(run["deploy_s"]),
+                _fmt(_ratio(run["deploy_s"], serial), ".2f", "×"),
+                ", ".join(str(t) for t in run["throttled_each"]),
+            )
+        console.print(table)
+    if results.get("scale_targets"):
+        targets = Table(title="Targets of issue 13")
+        for column in ("target", "measured", "verdict"):
+            targets.add_column(column)
+        for verdict in results["scale_targets"]:
+            style = {"PASS": "green", "MISS": "red"}.get(verdict["verdict"], "yellow")
+            targets.add_row(
+                verdict["target"], verdict["measured"], f"[{style}]{verdict['verdict']}[/{style}]"
+            )
+        console.print(targets)
+
+
 def print_tables(console: Console, results: Mapping[str, Any]) -> None:
     """The run's tables: wall times and ratios, resources, profiles, synth scaling, targets."""
     for table in (
@@ -528,12 +950,15 @@ def print_tables(console: Console, results: Mapping[str, Any]) -> None:
         _profile_tables,
         _synth_table,
         _targets_table,
+        _scale_tables,
     ):
         table(console, results)
 
 
 def write_chart(results: Mapping[str, Any], path: Path) -> None:
-    """A 2×2 PNG: wall times, peak RSS, CPU per GiB, synth scaling."""
+    """A 4×2 PNG: wall times, peak RSS, CPU per GiB, synth scaling; then issue 13: a
+    version's assets in parallel (wall, RSS against the budget), the known-hash path beside a
+    competing CPU-bound process, and a stack of many versions deployed under the quota."""
     import matplotlib  # noqa: PLC0415 - only needed for the chart
 
     matplotlib.use("Agg")
@@ -541,7 +966,7 @@ def write_chart(results: Mapping[str, Any], path: Path) -> None:
 
     sizes = results["sizes"]
     labels = [f"{s['size_mib']} MiB" for s in sizes]
-    fig, axes = plt.subplots(2, 2, figsize=(14, 10))
+    fig, axes = plt.subplots(4, 2, figsize=(14, 20))
     width = 0.8 / len(VARIANTS)
 
     def bars(ax: Any, key: str, variants: Sequence[str], title: str, unit: str) -> None:
@@ -589,11 +1014,125 @@ def write_chart(results: Mapping[str, Any], path: Path) -> None:
         ax.legend(loc="upper left", fontsize=8)
         twin.legend(loc="lower right", fontsize=8)
     ax.set_title("Synth scaling (1 handler function per stack)")
+    _chart_parallel(axes[2][0], axes[2][1], results.get("parallel_assets"))
+    _chart_load(axes[3][0], results.get("competing_cpu"))
+    _chart_versions(axes[3][1], results.get("many_versions"))
     fig.suptitle("cdk-codeartifact-generic data path vs AWS CLI v1 (moto + emulator, 127.0.0.1)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the suptitle
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _annotate(ax: Any, bars: Any, texts: Sequence[str]) -> None:
+    for bar, text in zip(bars, texts, strict=True):
+        ax.annotate(
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+
+
+def _chart_parallel(wall_ax: Any, rss_ax: Any, parallel: Mapping[str, Any] | None) -> None:
+    if not parallel:
+        wall_ax.set_axis_off()
+        rss_ax.set_axis_off()
+        return
+    runs = parallel["runs"]
+    modes = (SERIAL, PARALLEL)
+    labels = [
+        f"{'one at a time' if mode == SERIAL else 'parallel'}\n"
+        f"({_fmt_int(runs[mode]['memory_mb'])} MB, {_fmt_int(runs[mode]['parallel'])} in flight)"
+        for mode in modes
+    ]
+    shape = f"{parallel['assets']} × {parallel['asset_mib']} MiB"
+    walls = [runs[mode]["wall_s"] or 0.0 for mode in modes]
+    bars = wall_ax.bar(labels, walls, color=["C7", "C1"])
+    ratio = parallel["metrics"]["parallel_vs_serial"]
+    _annotate(wall_ax, bars, [f"{walls[0]:.2f} s", f"{walls[1]:.2f} s ({_fmt(ratio)}×)"])
+    wall_ax.axhline(
+        walls[0] * PARALLEL_VS_SERIAL_MAX,
+        color="red",
+        linestyle="--",
+        linewidth=1,
+        label=f"target {PARALLEL_VS_SERIAL_MAX}× one at a time",
+    )
+    wall_ax.set_title(f"One version of {shape} (known SHA256): wall, median")
+    wall_ax.set_ylabel("seconds")
+    wall_ax.legend(fontsize=8)
+    rss = [runs[mode]["max_rss_mib"] or 0.0 for mode in modes]
+    budget = [runs[mode]["rss_budget_mib"] or 0.0 for mode in modes]
+    positions = range(len(modes))
+    rss_bars = rss_ax.bar([p - 0.2 for p in positions], rss, 0.4, label="peak RSS", color="C1")
+    rss_ax.bar([p + 0.2 for p in positions], budget, 0.4, label="budget", color="C7", alpha=0.5)
+    _annotate(rss_ax, rss_bars, [f"{r:.0f} MiB" for r in rss])
+    rss_ax.set_xticks(list(positions), labels)
+    per_asset = parallel["metrics"]["mib_per_asset_in_flight"]
+    rss_ax.set_title(
+        f"Handler peak RSS vs {HANDLER_BASE_MIB} + {ASSET_IN_FLIGHT_MIB} MiB per asset in "
+        f"flight (measured {_fmt(per_asset, '.1f')} MiB per asset)"
+    )
+    rss_ax.set_ylabel("MiB")
+    rss_ax.legend(fontsize=8)
+
+
+def _chart_load(ax: Any, loaded: Mapping[str, Any] | None) -> None:
+    if not loaded:
+        ax.set_axis_off()
+        return
+    keys = (
+        ("baseline_wall_s", "CLI"),
+        ("known_wall_s", "ours, known"),
+        ("floor_get_wall_s", "GET floor"),
+        ("floor_hashlib_wall_s", "hashlib floor"),
+    )
+    positions = range(len(keys))
+    for offset, name, color in ((-0.2, "quiet", "C0"), (0.2, "loaded", "C3")):
+        m = loaded[name]
+        label = "quiet" if name == "quiet" else "one core busy (competing process)"
+        bars = ax.bar(
+            [p + offset for p in positions],
+            [m[key] or 0.0 for key, _ in keys],
+            0.4,
+            label=label,
+            color=color,
+        )
+        _annotate(ax, bars, [_fmt(m[key]) for key, _ in keys])
+    ax.set_xticks(list(positions), [label for _, label in keys])
+    q, lo = loaded["quiet"], loaded["loaded"]
+    ax.set_title(
+        f"{loaded['size_mib']} MiB, known SHA256: ours / CLI {_fmt(q['known_vs_baseline'])}× "
+        f"quiet, {_fmt(lo['known_vs_baseline'])}× loaded; / (GET + hashlib) "
+        f"{_fmt(q['known_vs_floor_get_hashlib'])}× / {_fmt(lo['known_vs_floor_get_hashlib'])}×",
+        fontsize=10,
+    )
+    ax.set_ylabel("seconds (median)")
+    ax.legend(fontsize=8)
+
+
+def _chart_versions(ax: Any, many: Mapping[str, Any] | None) -> None:
+    if not many:
+        ax.set_axis_off()
+        return
+    widths = sorted(many["runs"], key=int)
+    runs = [many["runs"][w] for w in widths]
+    bars = ax.bar(
+        [f"max_parallel={w}" for w in widths],
+        [r["deploy_s"] or 0.0 for r in runs],
+        color=["C7" if w == "1" else "C2" for w in widths],
+    )
+    _annotate(
+        ax,
+        bars,
+        [f"{_fmt(r['deploy_s'], '.1f')} s, {_fmt_int(r['throttled'])} throttled" for r in runs],
+    )
+    ax.set_title(
+        f"{many['count']} versions in one stack, quota {many['rate_per_s']:g} publishes/s "
+        f"(bucket {many['burst']:g}): deploy wall, median"
+    )
+    ax.set_ylabel("seconds")
 
 
 def markdown(results: Mapping[str, Any]) -> str:
@@ -650,7 +1189,97 @@ def markdown(results: Mapping[str, Any]) -> str:
         )
         + ".",
     ]
+    lines += _scale_markdown(results)
     return "\n".join(lines) + "\n"
+
+
+def _scale_markdown(results: Mapping[str, Any]) -> list[str]:
+    """Issue 13's tables: a version's assets in parallel, competing CPU, many versions."""
+    lines: list[str] = []
+    parallel = results.get("parallel_assets")
+    if parallel:
+        m = parallel["metrics"]
+        runs = parallel["runs"]
+        lines += [
+            "",
+            f"| one version of {parallel['assets']} × {parallel['asset_mib']} MiB, known SHA256 "
+            "| function memory | assets in flight (configured / seen) | wall | vs one at a time "
+            "| handler peak RSS (budget) | S3 read |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for mode, label in ((SERIAL, "one at a time"), (PARALLEL, "in parallel")):
+            run = runs[mode]
+            lines.append(
+                f"| {label} | {_fmt_int(run['memory_mb'])} MB "
+                f"| {_fmt_int(run['parallel'])} / {_fmt_int(run['peak_in_flight'])} "
+                f"| {_fmt(run['wall_s'], '.2f', ' s')} "
+                f"| {_fmt(_ratio(run['wall_s'], runs[SERIAL]['wall_s']), '.2f', '×')} "
+                f"| {_fmt(run['max_rss_mib'], '.0f')} MiB ({_fmt_int(run['rss_budget_mib'])}) "
+                f"| {_fmt(run['s3_read_ratio'], '.2f', '×')} |"
+            )
+        lines += [
+            "",
+            f"Memory per asset in flight: {_fmt(m['mib_per_asset_in_flight'], '.1f')} MiB "
+            f"(peak RSS difference over the difference in assets in flight; the budget in "
+            f"lambda/contract.py is {ASSET_IN_FLIGHT_MIB} MiB per asset beside "
+            f"{HANDLER_BASE_MIB} MiB for the handler). Same bundle and event in both modes; "
+            "only the function's memory differs (`parallel_assets(memory)`).",
+        ]
+    loaded = results.get("competing_cpu")
+    if loaded:
+        lines += [
+            "",
+            f"| {loaded['size_mib']} MiB, known SHA256 | CLI v1 baseline | ours | S3 GET floor "
+            "| hashlib floor | ours ÷ CLI | ours ÷ (GET + hashlib) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, label in (("quiet", "quiet"), ("loaded", "one core busy")):
+            m = loaded[name]
+            lines.append(
+                f"| {label} | {_fmt(m['baseline_wall_s'], '.2f', ' s')} "
+                f"| {_fmt(m['known_wall_s'], '.2f', ' s')} "
+                f"| {_fmt(m['floor_get_wall_s'], '.2f', ' s')} "
+                f"| {_fmt(m['floor_hashlib_wall_s'], '.2f', ' s')} "
+                f"| {_fmt(m['known_vs_baseline'], '.2f', '×')} "
+                f"| {_fmt(m['known_vs_floor_get_hashlib'], '.2f', '×')} |"
+            )
+        lines += [
+            "",
+            "One core busy: a process spinning `hashlib.sha256` on one thread runs beside each "
+            "workload process (started before it, killed after it); it took "
+            f"{_fmt(loaded['loaded'].get('competitor_cores'))} of a core while the handler ran.",
+        ]
+    many = results.get("many_versions")
+    if many:
+        m = many["metrics"]
+        lines += [
+            "",
+            f"| {many['count']} versions in one stack, {many['rate_per_s']:g} publishes/s "
+            f"(bucket {many['burst']:g}) | deployments complete | deploy wall "
+            "| vs one at a time | throttled publishes absorbed |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for width in sorted(many["runs"], key=int):
+            run = many["runs"][width]
+            lines.append(
+                f"| max_parallel={width} | {run['completed']}/{run['runs']} "
+                f"| {_fmt(run['deploy_s'], '.1f', ' s')} "
+                f"| {_fmt(_ratio(run['deploy_s'], m['serial_deploy_s']), '.2f', '×')} "
+                f"| {', '.join(str(t) for t in run['throttled_each'])} |"
+            )
+    scale = results.get("scale_targets") or []
+    if scale:
+        lines += [
+            "",
+            f"Targets of issue 13: {sum(t['verdict'] == 'PASS' for t in scale)} PASS"
+            + "".join(
+                f"; {t['verdict']} {t['target']}: {t['measured']}"
+                for t in scale
+                if t["verdict"] != "PASS"
+            )
+            + ".",
+        ]
+    return lines
 
 
 def _ingest_sentence(results: Mapping[str, Any]) -> str:
@@ -672,3 +1301,58 @@ def _bytes(count: int) -> str:
         if count >= scale:
             return f"{count / scale:.1f} {unit}"
     return f"{count} B"
+
+
+#: The README's generated part lies between these lines.
+README_BEGIN: Final = "<!-- bench:begin (generated by python -m bench.report --readme) -->"
+README_END: Final = "<!-- bench:end -->"
+
+
+def render_readme(readme: str, results: Mapping[str, Any]) -> str:
+    """``readme`` with the part between :data:`README_BEGIN` and :data:`README_END` replaced
+    by the tables of ``results`` (ValueError when the markers are missing)."""
+    begin = readme.find(README_BEGIN)
+    end = readme.find(README_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"the README has no {README_BEGIN!r} … {README_END!r} section")
+    return readme[: begin + len(README_BEGIN)] + "\n\n" + markdown(results) + "\n" + readme[end:]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.report --readme``: rewrite the README's benchmark section from
+    results.json (``--check``: only say whether it is up to date, exit 1 if not)."""
+    import argparse  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parent.parent
+    parser = argparse.ArgumentParser(prog="python -m bench.report")
+    parser.add_argument("--results", default=str(root / "bench" / "results" / "results.json"))
+    parser.add_argument(
+        "--readme",
+        nargs="?",
+        const=str(root / "README.md"),
+        default=None,
+        help="the README to rewrite (default: the repository's)",
+    )
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    args = parser.parse_args(argv)
+    results = json.loads(Path(args.results).read_text())
+    if args.readme is None:
+        print(markdown(results), end="")
+        return 0
+    path = Path(args.readme)
+    current = path.read_text()
+    wanted = render_readme(current, results)
+    if args.check:
+        if wanted != current:
+            print(f"{path}: the benchmark section is not generated from {args.results}")
+            return 1
+        return 0
+    if wanted != current:
+        path.write_text(wanted)
+        print(f"{path}: benchmark section rewritten from {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,9 +1,10 @@
-"""The benchmark of issue 5: ``python -m bench.run [--sizes 64,256,1024] [--with-4g] …``.
+"""The benchmark of issues 5 and 13: ``python -m bench.run [--sizes 64,256,1024] …``.
 
 Per run: moto (S3), a byte-counting proxy in front of it and the CodeArtifact emulator, each
-its own process on 127.0.0.1; one random object per size uploaded once without a checksum
-(and a twin with a stored SHA256 checksum). Then, interleaved and repeated, each as a whole
-process timed wall-clock with its rusage:
+its own process on 127.0.0.1, and a local ``DescribeStacks`` endpoint the handler asks about
+its stack; one random object per size uploaded once without a checksum (and a twin with a
+stored SHA256 checksum). Then, interleaved and repeated, each as a whole process timed
+wall-clock with its rusage:
 
 1. the baseline users have today with the AWS CLI v1: ``aws s3api get-object`` to a file,
    ``sha256sum``, ``aws codeartifact publish-package-version`` (three processes, summed);
@@ -13,16 +14,24 @@ process timed wall-clock with its rusage:
 3. the floors: one streaming boto3 GET to /dev/null, and raw hashlib over a local copy;
 4. the emulator's own ingest rate (``emulator_ingest_mb_per_s`` in results.json): raw HTTP
    PublishPackageVersion of a body held in memory (``--ingest-mib`` in all, 64 MiB bodies),
-   once per repeat, so the reader sees the ceiling every publishing workload runs under.
+   once per repeat, so the reader sees the ceiling every publishing workload runs under;
+5. issue 13: the CLI, the known-hash handler and both floors again at ``--load-size`` beside
+   a competing CPU-bound process (:mod:`bench.competing`); one version of ``--set-assets``
+   assets published by the handler in parallel (a 1024 MB function) and one at a time (128
+   MB); the many-versions app of the lifecycle tests deployed with the local CloudFormation
+   running 8 operations at once and one at a time under the publish quota
+   (:mod:`bench.many_versions`).
 
-Finally synth scaling (1, 10, 100 versions in one stack). Writes ``results.json`` and
-``chart.png`` to ``--out`` and prints tables with PASS/MISS per target of the issue. This is a
-measurement: a missed target does not fail the run (exit code 0 unless a workload broke).
+Finally synth scaling (1, 10, 100 versions in one stack). Writes ``results.json``,
+``summary.md`` and ``chart.png`` to ``--out`` and prints tables with PASS/MISS per target of
+the issues. This is a measurement: a missed target does not fail the run (exit code 0 unless
+a workload broke).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -32,19 +41,34 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
+from codeartifact_generic.handler import contract
 from rich.console import Console
 
-from bench import profiling, report
-from bench.handler_run import ACCOUNT, REGION, HandlerInvoker, asset_properties
+from bench import competing, many_versions, profiling, report
+from bench.competing import CompetingCpu
+from bench.handler_run import (
+    ACCOUNT,
+    REGION,
+    HandlerInvoker,
+    asset_entry,
+    asset_properties,
+    final_last,
+    peak_in_flight,
+    version_properties,
+)
 from bench.measure import ProcessStats, combine, run_process
-from bench.objects import BUCKET, CREDENTIALS, MIB, BenchObject, prepare
+from bench.objects import BUCKET, CREDENTIALS, MIB, BenchObject, prepare, prepare_set
 from bench.servers import REPO_ROOT, LocalServices
 from codeartifact_generic.bundling import BUNDLE_PACKAGE, bundle_hash, write_bundle
+from codeartifact_generic.testing._local_deploy.cloudformation_api import (
+    CloudFormationEndpoint,
+    StackDirectory,
+)
 from codeartifact_generic.testing._local_deploy.response_server import ResponseServer
 
 if TYPE_CHECKING:
@@ -60,6 +84,19 @@ DEFAULT_INGEST_MIB: Final = 256
 INGEST_BODY_MIB: Final = 64
 _AWS_CLI: Final = str(Path(sys.executable).with_name("aws"))
 _SYNTH: Final = (sys.executable, "-m", "bench.synth_child")
+_MANY: Final = (sys.executable, "-m", "bench.many_versions")
+#: Size and number of the assets of the one version published in parallel and one at a time.
+DEFAULT_SET_ASSETS: Final = 8
+DEFAULT_SET_ASSET_MIB: Final = 128
+#: Function memory of the two modes: parallel_assets(1024) = 4 (the construct's default
+#: memory), parallel_assets(128) = 1.
+PARALLEL_MEMORY_MB: Final = 1024
+SERIAL_MEMORY_MB: Final = 128
+#: Object size of the workloads run beside a competing CPU-bound process.
+DEFAULT_LOAD_MIB: Final = 1024
+#: Versions in the stack deployed with the engine's parallelism and one at a time.
+DEFAULT_VERSIONS: Final = 100
+VERSIONS_MAX_PARALLEL: Final = many_versions.DEFAULT_MAX_PARALLEL
 
 
 class Bench:
@@ -71,6 +108,7 @@ class Bench:
         work_dir: Path,
         services: LocalServices,
         responses: ResponseServer,
+        cloudformation: tuple[str, StackDirectory],
         console: Console,
     ) -> None:
         assert services.endpoints is not None
@@ -88,6 +126,7 @@ class Bench:
             s3_endpoint=self.endpoints.s3,
             codeartifact_endpoint=self.endpoints.codeartifact,
             responses=responses,
+            cloudformation=cloudformation,
         )
         self.codeartifact: CodeArtifactClient = boto3.client(
             "codeartifact",
@@ -102,6 +141,13 @@ class Bench:
         self.samples: list[dict[str, Any]] = []
         #: One per repeat: the emulator's ingest rate (see :meth:`emulator_ingest`).
         self.ingest_samples: list[dict[str, Any]] = []
+        #: Workloads run beside a competing CPU-bound process (see :meth:`run_loaded`).
+        self.load_samples: list[dict[str, Any]] = []
+        #: One version of many assets, in parallel and one at a time (:meth:`asset_set`).
+        self.asset_set_samples: list[dict[str, Any]] = []
+        #: Deployments of a stack of many versions (see :meth:`deploy_versions`).
+        self.versions_samples: list[dict[str, Any]] = []
+        self._competitor: dict[str, int] = {}
 
     # -- environment ---------------------------------------------------------------------------
 
@@ -131,22 +177,49 @@ class Bench:
 
     # -- one measurement -----------------------------------------------------------------------
 
+    def _pids(self) -> dict[str, int]:
+        """Processes whose CPU each workload records: the services, and the competing
+        process while one runs."""
+        return {**self.services.pids(), **self._competitor}
+
+    @contextlib.contextmanager
+    def _under_load(self, name: str) -> Iterator[None]:
+        """Run what the block measures beside a competing CPU-bound process; its samples go
+        to :attr:`load_samples`, marked ``"load": "competing_cpu"``."""
+        with CompetingCpu(self.logs / f"{name}-competitor.log") as competitor:
+            self._competitor = {competing.NAME: competitor.pid}
+            try:
+                yield
+            finally:
+                self._competitor = {}
+
     def _measured(
         self,
         variant: str,
         obj: BenchObject | None,
         repeat: int,
         run: Callable[[str], tuple[ProcessStats, dict[str, Any]]],
+        *,
+        label: str | None = None,
+        size_mib: int | None = None,
+        into: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        """Run one workload and record its sample (in :attr:`samples` unless ``into``, or
+        :attr:`load_samples` under load); ``label`` and ``size_mib`` default to ``obj``'s."""
         os.sync()  # start each workload without the previous one's dirty pages to write back
         load = os.getloadavg()[0]
         self.proxy.reset()
-        label = f"{obj.size_mib}mib" if obj is not None else "none"
-        stats, extra = run(f"{label}-r{repeat}-{variant}")
+        loaded = bool(self._competitor)
+        if label is None:
+            label = f"{obj.size_mib}mib" if obj is not None else "none"
+        if size_mib is None and obj is not None:
+            size_mib = obj.size_mib
+        prefix = "load-" if loaded else ""
+        stats, extra = run(f"{prefix}{label}-r{repeat}-{variant}")
         s3 = self.proxy.stats()
         sample: dict[str, Any] = {
             "variant": variant,
-            "size_mib": obj.size_mib if obj is not None else None,
+            "size_mib": size_mib,
             "repeat": repeat,
             "ok": stats.exit_code == 0 and not stats.timed_out,
             "wall_s": round(stats.wall_s, 4),
@@ -162,18 +235,29 @@ class Bench:
             "loadavg_1m": round(load, 2),
             **extra,
         }
+        if loaded:
+            sample["load"] = report.COMPETING_CPU
         if extra.get("problem"):
             sample["ok"] = False
-        self.samples.append(sample)
+        if into is None:
+            into = self.load_samples if loaded else self.samples
+        into.append(sample)
         state = "ok" if sample["ok"] else f"[red]FAILED[/red] {extra.get('problem', '')}"
         self.console.print(
-            f"  {label:>8} r{repeat} {variant:<20} {stats.wall_s:8.2f} s  "
+            f"  {prefix + label:>8} r{repeat} {variant:<20} {stats.wall_s:8.2f} s  "
             f"cpu {stats.cpu_s:6.2f} s  rss {stats.max_rss_mib:7.1f} MiB  {state}"
         )
         return sample
 
     def _check_published(self, package: str, version: str, expected: str) -> str | None:
         """None when the emulator holds ``expected`` as the version's one asset; frees it."""
+        return self._check_assets(package, version, None, [expected])
+
+    def _check_assets(
+        self, package: str, version: str, names: Sequence[str] | None, sha256s: Sequence[str]
+    ) -> str | None:
+        """None when the emulator holds exactly these assets: their SHA-256s in order, or with
+        ``names``, these (name, SHA-256) pairs in any order. Deletes the version either way."""
         try:
             assets = self.codeartifact.list_package_version_assets(
                 domain=DOMAIN,
@@ -182,14 +266,21 @@ class Bench:
                 namespace=NAMESPACE,
                 package=package,
                 packageVersion=version,
+                maxResults=1000,
             )["assets"]
         except Exception as error:
             return f"cannot list the published assets: {error}"
         finally:
             self._delete_version(package, version)
-        found = [a.get("hashes", {}).get("SHA-256") for a in assets]
-        if found != [expected]:
-            return f"emulator holds SHA-256 {found}, expected [{expected}]"
+        if names is None:
+            found = [a.get("hashes", {}).get("SHA-256") for a in assets]
+            if found != list(sha256s):
+                return f"emulator holds SHA-256 {found}, expected {list(sha256s)}"
+            return None
+        held = sorted((a["name"], a.get("hashes", {}).get("SHA-256")) for a in assets)
+        wanted = sorted(zip(names, sha256s, strict=True))
+        if held != wanted:
+            return f"emulator holds {len(held)} assets, not the {len(wanted)} published"
         return None
 
     def _delete_version(self, package: str, version: str) -> None:
@@ -213,7 +304,7 @@ class Bench:
 
         def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
             env = self._cli_env()
-            services = self.services.pids()
+            services = self._pids()
             download = self.work_dir / "baseline" / obj.path.name
             download.parent.mkdir(exist_ok=True)
             parts = [
@@ -297,7 +388,7 @@ class Bench:
         )
 
         def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
-            outcome = self.invoker.create(properties, services=self.services.pids())
+            outcome = self.invoker.create(properties, services=self._pids())
             log = self.logs / f"{name}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(outcome.log)
@@ -324,7 +415,7 @@ class Bench:
             log_path=log,
             env=self._python_env(),
             cwd=REPO_ROOT,
-            services=self.services.pids(),
+            services=self._pids(),
         )
         return stats, _last_json(log)
 
@@ -436,11 +527,159 @@ class Bench:
             return self.floor_publish(obj, repeat)
         return self.handler(variant, obj, repeat)
 
+    def asset_set(self, mode: str, assets: Sequence[BenchObject], repeat: int) -> dict[str, Any]:
+        """One version of all ``assets`` (SHA256 and size known) on one Create event: with a
+        function of :data:`PARALLEL_MEMORY_MB` (the handler publishes
+        ``contract.parallel_assets`` of them at a time) or of :data:`SERIAL_MEMORY_MB` (one at
+        a time). The same bundle, the same event; only the function's memory differs."""
+        memory = PARALLEL_MEMORY_MB if mode == report.PARALLEL else SERIAL_MEMORY_MB
+        package = f"assets-{len(assets)}x{assets[0].size_mib}mib"
+        version = f"{mode.removeprefix('ours_').replace('_', '-')}-r{repeat}"
+        names = [obj.path.name for obj in assets]
+        properties = version_properties(
+            domain=DOMAIN,
+            repository=REPOSITORY,
+            namespace=NAMESPACE,
+            package=package,
+            version=version,
+            assets=[
+                asset_entry(
+                    name=obj.path.name, bucket=BUCKET, key=obj.key, sha256=obj.sha256, size=obj.size
+                )
+                for obj in assets
+            ],
+        )
+
+        def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
+            outcome = self.invoker.create(properties, services=self._pids(), memory_mb=memory)
+            log = self.logs / f"{name}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(outcome.log)
+            problem = outcome.problem
+            if problem is None:
+                problem = self._check_assets(package, version, names, [o.sha256 for o in assets])
+            else:
+                self._delete_version(package, version)
+            spans = outcome.asset_spans
+            if problem is None and sorted(s.asset for s in spans) != sorted(names):
+                problem = f"the handler logged {len(spans)} published assets, not {len(names)}"
+            return outcome.stats, {
+                "problem": problem,
+                "assets": len(assets),
+                "asset_mib": assets[0].size_mib,
+                "memory_mb": memory,
+                "parallel": contract.parallel_assets(memory),
+                "peak_in_flight": peak_in_flight(spans),
+                "final_last": final_last(spans, names[-1]),
+                "asset_seconds": round(sum(s.ended - s.started for s in spans), 3),
+                "paths": sorted({str(line.get("path")) for line in outcome.asset_lines}),
+            }
+
+        return self._measured(
+            mode,
+            None,
+            repeat,
+            run,
+            label=f"{len(assets)}x{assets[0].size_mib}mib",
+            size_mib=assets[0].size_mib * len(assets),
+            into=self.asset_set_samples,
+        )
+
+    def run_loaded(self, obj: BenchObject, repeat: int) -> None:
+        """The CLI baseline, the known-hash handler and the GET and hashlib floors on ``obj``,
+        each beside a competing CPU-bound process started for it (order rotating)."""
+        variants = list(report.LOAD_VARIANTS)
+        shift = repeat % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            with self._under_load(f"{obj.size_mib}mib-r{repeat}-{variant}"):
+                self.measure(variant, obj, repeat)
+
+    def synth_versions(self, count: int) -> Path:
+        """Synthesize the many-versions app (``bench.many_versions synth``) once; its path."""
+        outdir = self.work_dir / f"many-versions-{count}"
+        log = self.logs / f"many-versions-synth-{count}.log"
+        env = self._python_env()
+        env.pop("CDK_CONTEXT_JSON", None)
+        stats = run_process(
+            [*_MANY, "synth", "--count", str(count), "--outdir", str(outdir)],
+            log_path=log,
+            env=env,
+            cwd=REPO_ROOT,
+        )
+        if stats.exit_code != 0:
+            raise RuntimeError(f"synth of {count} versions failed, see {log}")
+        self.console.print(f"  synthesized {count} versions in {stats.wall_s:.1f} s")
+        return outdir
+
+    def deploy_versions(
+        self,
+        assembly: Path,
+        count: int,
+        max_parallel: int,
+        repeat: int,
+        *,
+        rate: float,
+        burst: float,
+    ) -> dict[str, Any]:
+        """Deploy the many-versions app into a fresh local environment (its own process) with
+        ``max_parallel`` resource operations at once; record the deploy's wall time and the
+        publishes the quota throttled."""
+        log = self.logs / f"many-versions-{count}-p{max_parallel}-r{repeat}.log"
+        env = self._python_env()
+        stats = run_process(
+            [
+                *(*_MANY, "deploy", "--assembly", str(assembly), "--count", str(count)),
+                *("--max-parallel", str(max_parallel), "--rate", f"{rate:g}"),
+                *("--burst", f"{burst:g}"),
+            ],
+            log_path=log,
+            env=env,
+            cwd=REPO_ROOT,
+        )
+        said = _last_json(log)
+        problem = said.get("problem") if said else f"no result (exit code {stats.exit_code})"
+        sample: dict[str, Any] = {
+            "count": count,
+            "max_parallel": max_parallel,
+            "repeat": repeat,
+            "ok": stats.exit_code == 0 and not problem,
+            "problem": problem,
+            "deploy_s": said.get("deploy_s"),
+            "process_wall_s": round(stats.wall_s, 3),
+            "process_cpu_s": round(stats.cpu_s, 3),
+            "throttled": said.get("throttled"),
+            "publishes_admitted": said.get("publishes_admitted"),
+            "versions_published": said.get("versions_published"),
+            "stacks": said.get("stacks"),
+            "rate_per_s": rate,
+            "burst": burst,
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        }
+        self.versions_samples.append(sample)
+        state = "ok" if sample["ok"] else f"[red]FAILED[/red] {problem}"
+        self.console.print(
+            f"  {count:>4} versions r{repeat} max_parallel={max_parallel:<2} "
+            f"deploy {sample['deploy_s'] or 0:7.2f} s, {sample['throttled']} throttled  {state}"
+        )
+        return sample
+
     def run_sizes(
-        self, objects: Sequence[BenchObject], repeats: int, *, ingest_mib: int = 0
+        self,
+        objects: Sequence[BenchObject],
+        repeats: int,
+        *,
+        ingest_mib: int = 0,
+        loaded: BenchObject | None = None,
+        asset_set: Sequence[BenchObject] = (),
+        versions: tuple[Path, int] | None = None,
+        rate: float = many_versions.DEFAULT_RATE,
+        burst: float = many_versions.DEFAULT_BURST,
     ) -> None:
         """Every workload for every size, interleaved; the order rotates with each repeat.
-        With ``ingest_mib``, each repeat also measures the emulator's ingest rate."""
+        With ``ingest_mib``, each repeat also measures the emulator's ingest rate; with
+        ``loaded``, the workloads of :meth:`run_loaded` on that object; with ``asset_set``, one
+        version of those assets in parallel and one at a time; with ``versions`` (assembly,
+        count), that stack deployed with the engine's parallelism and one at a time."""
         for repeat in range(repeats):
             self.handler_startup(repeat)
             if ingest_mib > 0:
@@ -454,6 +693,17 @@ class Bench:
                 shift = repeat % len(variants)
                 for variant in variants[shift:] + variants[:shift]:
                     self.measure(variant, obj, repeat)
+            if loaded is not None:
+                self.run_loaded(loaded, repeat)
+            if asset_set:
+                modes = [report.PARALLEL, report.SERIAL]
+                for mode in modes[repeat % 2 :] + modes[: repeat % 2]:
+                    self.asset_set(mode, asset_set, repeat)
+            if versions is not None:
+                assembly, count = versions
+                widths = [VERSIONS_MAX_PARALLEL, 1]
+                for width in widths[repeat % 2 :] + widths[: repeat % 2]:
+                    self.deploy_versions(assembly, count, width, repeat, rate=rate, burst=burst)
 
     def profile(self, obj: BenchObject, py_spy: str, out_dir: Path) -> dict[str, Any]:
         """One extra known-hash and unknown-hash invocation each, sampled by py-spy."""
@@ -573,6 +823,23 @@ def _git_head() -> str | None:
         return None
 
 
+def _uncommitted() -> list[str]:
+    """Uncommitted changes to what the benchmark runs (the handler, the constructs, bench/):
+    ``git status --porcelain`` lines. The bundle is built from the work tree, so a run with
+    any of these measured code that no commit holds."""
+    try:
+        listed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "lambda", "constructs", "bench"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ["(git status failed)"]
+    return [line for line in listed.splitlines() if "bench/results/" not in line]
+
+
 def summarize_ingest(samples: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """The median ingest rate over the repeats that worked (None when none was measured)."""
     rates = sorted(s["mb_per_s"] for s in samples if s["ok"])
@@ -619,6 +886,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="MiB the emulator ingest measurement publishes per repeat; 0 skips it (%(default)s)",
     )
     parser.add_argument(
+        "--set-assets",
+        type=int,
+        default=DEFAULT_SET_ASSETS,
+        help="assets of the version published in parallel and one at a time; 0 skips it "
+        "(%(default)s)",
+    )
+    parser.add_argument(
+        "--set-asset-mib",
+        type=int,
+        default=DEFAULT_SET_ASSET_MIB,
+        help="MiB of each of those assets (%(default)s)",
+    )
+    parser.add_argument(
+        "--load-size",
+        type=int,
+        default=DEFAULT_LOAD_MIB,
+        help="object size (MiB) measured beside a competing CPU-bound process, added to "
+        "--sizes if missing; 0 skips it (%(default)s)",
+    )
+    parser.add_argument(
+        "--versions",
+        type=int,
+        default=DEFAULT_VERSIONS,
+        help="versions in the stack deployed with max_parallel="
+        f"{VERSIONS_MAX_PARALLEL} and with 1; 0 skips it (%(default)s)",
+    )
+    parser.add_argument(
+        "--versions-rate",
+        type=float,
+        default=many_versions.DEFAULT_RATE,
+        help="the emulator's PublishPackageVersion quota per second there (%(default)s)",
+    )
+    parser.add_argument(
+        "--versions-burst",
+        type=float,
+        default=many_versions.DEFAULT_BURST,
+        help="its token bucket, in calls (%(default)s: no burst, as the lifecycle test)",
+    )
+    parser.add_argument(
         "--out", default=str(REPO_ROOT / "bench" / "results"), help="results directory"
     )
     parser.add_argument(
@@ -641,11 +947,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _upload(
+    endpoint: str, work_dir: Path, sizes: Sequence[int], args: argparse.Namespace, console: Console
+) -> tuple[list[BenchObject], list[BenchObject]]:
+    """Upload one object per size (and twins), and the asset set of ``--set-assets``."""
+    objects = []
+    for size in sizes:
+        began = time.perf_counter()
+        objects.append(
+            prepare(
+                endpoint,
+                work_dir / "objects",
+                size,
+                with_checksum_twin=not args.no_s3_checksum_variant,
+            )
+        )
+        console.print(f"  uploaded {size} MiB object in {time.perf_counter() - began:.1f} s")
+    asset_set: list[BenchObject] = []
+    if args.set_assets > 0:
+        began = time.perf_counter()
+        asset_set = prepare_set(
+            endpoint, work_dir / "objects", int(args.set_asset_mib), int(args.set_assets)
+        )
+        console.print(
+            f"  uploaded {args.set_assets} x {args.set_asset_mib} MiB assets in "
+            f"{time.perf_counter() - began:.1f} s"
+        )
+    return objects, asset_set
+
+
+def _failures(bench: Bench, synth_rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every workload run that broke (no SUCCESS, wrong hashes, a deployment that failed)."""
+    failures = [
+        {k: s.get(k) for k in ("variant", "size_mib", "repeat", "load", "problem")}
+        for s in [*bench.samples, *bench.load_samples, *bench.asset_set_samples]
+        if not s["ok"]
+    ]
+    failures += [{"synth": r["count"], "repeat": r["repeat"]} for r in synth_rows if not r["ok"]]
+    failures += [
+        {"variant": "emulator_ingest", "repeat": s["repeat"]}
+        for s in bench.ingest_samples
+        if not s["ok"]
+    ]
+    failures += [
+        {k: s.get(k) for k in ("count", "max_parallel", "repeat", "problem")}
+        for s in bench.versions_samples
+        if not s["ok"]
+    ]
+    return failures
+
+
+def _profile(bench: Bench, args: argparse.Namespace, obj: BenchObject) -> dict[str, Any] | None:
+    """``--profile``: py-spy profiles at ``obj`` (None when py-spy is missing)."""
+    py_spy = args.py_spy or shutil.which("py-spy")
+    if py_spy is None:
+        bench.console.print("[yellow]--profile: py-spy not found (pass --py-spy PATH)")
+        return None
+    return bench.profile(obj, py_spy, bench.work_dir / "profile")
+
+
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Run the whole benchmark; return the results written to results.json."""
     sizes = _ints(args.sizes)
     if args.with_4g and 4096 not in sizes:
         sizes.append(4096)
+    load_size = max(0, int(args.load_size))
+    if load_size and load_size not in sizes:
+        sizes.append(load_size)  # its quiet figures are the size's own
     sizes.sort()
     synth_counts = sorted(_ints(args.synth_counts))
     repeats = max(1, int(args.repeat))
@@ -656,53 +1024,70 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     load_before = os.getloadavg()
     console.print(f"[bold]bench[/bold]: sizes {sizes} MiB, repeat {repeats}, work dir {work_dir}")
     try:
-        with LocalServices(work_dir) as services, ResponseServer(ca_dir=work_dir / "tls") as rs:
-            bench = Bench(work_dir=work_dir, services=services, responses=rs, console=console)
+        stacks = StackDirectory()
+        with (
+            LocalServices(work_dir) as services,
+            ResponseServer(ca_dir=work_dir / "tls") as rs,
+            CloudFormationEndpoint(stacks) as cloudformation,
+        ):
+            bench = Bench(
+                work_dir=work_dir,
+                services=services,
+                responses=rs,
+                cloudformation=(cloudformation.url, stacks),
+                console=console,
+            )
             assert services.endpoints is not None
-            objects = []
-            for size in sizes:
-                began = time.perf_counter()
-                objects.append(
-                    prepare(
-                        services.endpoints.s3_direct,
-                        work_dir / "objects",
-                        size,
-                        with_checksum_twin=not args.no_s3_checksum_variant,
-                    )
-                )
-                console.print(
-                    f"  uploaded {size} MiB object in {time.perf_counter() - began:.1f} s"
-                )
-            bench.run_sizes(objects, repeats, ingest_mib=max(0, int(args.ingest_mib)))
-            profile: dict[str, Any] | None = None
-            if args.profile:
-                py_spy = args.py_spy or shutil.which("py-spy")
-                if py_spy is None:
-                    console.print("[yellow]--profile: py-spy not found (pass --py-spy PATH)")
-                else:
-                    profile = bench.profile(objects[-1], py_spy, work_dir / "profile")
+            objects, asset_set = _upload(
+                services.endpoints.s3_direct, work_dir, sizes, args, console
+            )
+            versions = None
+            if args.versions > 0:
+                versions = (bench.synth_versions(int(args.versions)), int(args.versions))
+            bench.run_sizes(
+                objects,
+                repeats,
+                ingest_mib=max(0, int(args.ingest_mib)),
+                loaded=next((o for o in objects if o.size_mib == load_size), None),
+                asset_set=asset_set,
+                versions=versions,
+                rate=float(args.versions_rate),
+                burst=float(args.versions_burst),
+            )
+            profile = _profile(bench, args, objects[-1]) if args.profile else None
             synth_rows = bench.run_synth(synth_counts, repeats) if synth_counts else []
-            samples = bench.samples
-            ingest_samples = bench.ingest_samples
     finally:
         if args.keep_work:
             console.print(f"work directory kept: {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
+    samples, ingest_samples = bench.samples, bench.ingest_samples
     size_summaries = [
         report.summarize_size([s for s in samples if s["size_mib"] == size], size * MIB)
         for size in sizes
     ]
     synth = report.summarize_synth(synth_rows)
     ingest = summarize_ingest(ingest_samples)
+    loaded = (
+        report.summarize_load(bench.load_samples, size_summaries, load_size) if load_size else None
+    )
+    parallel = (
+        report.summarize_asset_set(bench.asset_set_samples) if bench.asset_set_samples else None
+    )
+    many = report.summarize_versions(bench.versions_samples) if bench.versions_samples else None
     results: dict[str, Any] = {
         "meta": {
             "started": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(),
             "seconds": round(time.time() - started, 1),
             "sizes_mib": sizes,
             "repeat": repeats,
+            "load_size_mib": load_size or None,
+            "set_assets": int(args.set_assets),
+            "set_asset_mib": int(args.set_asset_mib),
+            "versions": int(args.versions),
             "synth_counts": synth_counts,
             "git_head": _git_head(),
+            "uncommitted": _uncommitted(),
             "handler_bundle_hash": bundle_hash(),
             "python": platform.python_version(),
             "machine": platform.machine(),
@@ -717,6 +1102,9 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             ),
         },
         "required_metrics": list(report.REQUIRED_METRICS),
+        "required_load_metrics": list(report.REQUIRED_LOAD_METRICS),
+        "required_parallel_metrics": list(report.REQUIRED_PARALLEL_METRICS),
+        "required_versions_metrics": list(report.REQUIRED_VERSIONS_METRICS),
         "sizes": size_summaries,
         "handler_startup": report.summarize_startup(samples),
         # The ceiling every publishing workload runs under (None: not measured).
@@ -724,18 +1112,19 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "emulator_ingest": {**(ingest or {}), "samples": ingest_samples},
         "synth": synth,
         "synth_samples": synth_rows,
+        # Issue 13: a competing CPU-bound process, a version's assets in parallel, a stack of
+        # many versions under the publish quota (None: not run).
+        "competing_cpu": loaded,
+        "parallel_assets": parallel,
+        "many_versions": many,
         "profile": profile,
         "samples": samples,
     }
     results["targets"] = [v.as_json() for v in report.evaluate(size_summaries, synth)]
-    results["failures"] = [
-        {k: s.get(k) for k in ("variant", "size_mib", "repeat", "problem")}
-        for s in samples
-        if not s["ok"]
-    ] + [{"synth": r["count"], "repeat": r["repeat"]} for r in synth_rows if not r["ok"]]
-    results["failures"] += [
-        {"variant": "emulator_ingest", "repeat": s["repeat"]} for s in ingest_samples if not s["ok"]
+    results["scale_targets"] = [
+        v.as_json() for v in report.evaluate_scale(size_summaries, loaded, parallel, many)
     ]
+    results["failures"] = _failures(bench, synth_rows)
     return results
 
 
@@ -759,6 +1148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"median of {ingest['runs']} (raw HTTP publish from memory, 127.0.0.1)"
         )
     console.print(f"results: {out / 'results.json'}, {out / 'chart.png'}, {out / 'summary.md'}")
+    console.print("README table: python -m bench.report --readme (from results.json)")
     if results["failures"]:
         console.print(f"[red]{len(results['failures'])} workload run(s) failed[/red]")
         return 1
