@@ -171,8 +171,12 @@ class Bench:
         return env
 
     def _python_env(self) -> dict[str, str]:
+        """The CLI's environment, with the repository first on ``PYTHONPATH`` and the
+        driver's own ``PYTHONPATH`` after it (so a run from a checkout whose packages are laid
+        out on ``PYTHONPATH`` imports that checkout's code in every child)."""
         env = self._cli_env()
-        env["PYTHONPATH"] = str(REPO_ROOT)
+        inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *inherited])
         return env
 
     # -- one measurement -----------------------------------------------------------------------
