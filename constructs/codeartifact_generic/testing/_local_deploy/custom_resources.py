@@ -10,7 +10,12 @@ For every Create/Update/Delete the provider builds a real request event with a f
 * a response that breaks the contract → the resource fails as CloudFormation would;
 * no response → like CloudFormation after ``ServiceTimeout``, but without the wait: when the
   function errored (exception, timeout), Lambda's asynchronous retries are replayed first
-  (same event, ``lambda_retries`` times), then the resource fails.
+  (same event, ``lambda_retries`` times), then the resource fails;
+* no response, but crhelper is polling for the request (an EventBridge rule's target carries
+  the event, see :mod:`.scheduled_rules`, or a scheduled invocation of it still runs) → the
+  wait goes on, as CloudFormation's does, until the response arrives or ``ServiceTimeout``
+  passes; then the resource fails with CloudFormation's timeout reason ("CloudFormation did not
+  receive a response from your Custom Resource. Please check your logs for requestId [...]").
 """
 
 from __future__ import annotations
@@ -33,7 +38,12 @@ from .providers import (
     ResourceRequest,
     lambda_function_from_state,
 )
-from .response_server import CustomResourceResponse, ResponseViolation, check_response
+from .response_server import (
+    CustomResourceResponse,
+    PendingResponse,
+    ResponseViolation,
+    check_response,
+)
 from .state import ResourceState
 
 __all__ = ["CustomResourceProvider", "function_name_from_service_token", "is_custom_resource"]
@@ -214,9 +224,24 @@ class CustomResourceProvider(ResourceProvider):
                     break
                 if time.monotonic() - started > service_timeout or invocation.error is None:
                     break
+            polled = False
+            if not pending.received and invocation is not None and invocation.error is None:
+                # crhelper's polling: the scheduled invocations answer, CloudFormation waits.
+                polled = _wait_while_polled(
+                    ctx, pending, event["RequestId"], started + service_timeout
+                )
             body = pending.body
         finally:
             pending.close()
+        if body is None and polled and time.monotonic() - started >= service_timeout:
+            raise ProviderError(
+                "CloudFormation did not receive a response from your Custom Resource. Please "
+                f"check your logs for requestId [{event['RequestId']}]. If you are using the "
+                "Python cfn-response module, you may need to update your Lambda function code "
+                "so that CloudFormation can attach the updated version. "
+                f"(ServiceTimeout={service_timeout:.0f}s passed while the function was polling; "
+                f"logs: {log_path.parent})"
+            )
         if body is None:
             raise ProviderError(self._no_response_reason(invocation, service_timeout, log_path))
         try:
@@ -245,6 +270,21 @@ class CustomResourceProvider(ResourceProvider):
             f"({what}; CloudFormation would wait up to ServiceTimeout={service_timeout:.0f}s). "
             f"Log: {log_path}" + (f" … {tail}" if tail else "")
         )
+
+
+def _wait_while_polled(
+    ctx: ProviderContext, pending: PendingResponse, request_id: str, deadline: float
+) -> bool:
+    """Wait for the response while crhelper polls for ``request_id`` (monotonic ``deadline``);
+    whether it was polling at all."""
+    polled = False
+    while not pending.received and ctx.polling_for(request_id):
+        polled = True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        pending.wait(min(0.2, left))
+    return polled
 
 
 def _service_timeout(properties: dict[str, Any]) -> float:

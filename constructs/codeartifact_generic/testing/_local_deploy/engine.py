@@ -19,6 +19,11 @@ Handlers can ask the local CloudFormation about their stack: a local API endpoin
 ``DescribeStacks`` with the live stack status, which changes before each phase runs its
 handlers (``UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS`` while the resources a failed update
 created are deleted, ``DELETE_IN_PROGRESS`` while a stack is destroyed, …).
+
+Handlers that poll with crhelper (``@helper.poll_create``) get a local EventBridge and Lambda
+policy endpoint (:mod:`.scheduled_rules`, ``AWS_ENDPOINT_URL_EVENTBRIDGE`` and
+``AWS_ENDPOINT_URL_LAMBDA``): the rules they put run on schedule and invoke the function
+through the same runner, and the custom resource waits for the answer of the last poll.
 """
 
 from __future__ import annotations
@@ -49,8 +54,16 @@ from .providers import (
     RecordOnlyProvider,
     ResourceProvider,
     default_providers,
+    lambda_function_from_state,
 )
 from .response_server import ResponseServer
+from .scheduled_rules import (
+    DEFAULT_MINUTE_SECONDS,
+    Firing,
+    RuleScheduler,
+    RuleStore,
+    ScheduledRulesEndpoint,
+)
 from .scheduling import DEFAULT_MAX_PARALLEL, Scheduler
 from .stack_update import DeploymentFailed, LocalDeployError, StackSummary, StackUpdate
 from .state import ResourceState, StackState, StateStore
@@ -120,6 +133,10 @@ class LocalCloudFormation:
         providers: override or add resource providers (type → provider).
         max_parallel: resource operations run at once (CloudFormation runs independent
             resources in parallel; see :mod:`.scheduling`).
+        polling_minute_seconds: how long a minute of an EventBridge schedule lasts for the
+            rules handlers put (crhelper's polling, see :mod:`.scheduled_rules`): 60.0 is real
+            time; less compresses time (the one departure: the functions still run as long
+            as they run).
     """
 
     def __init__(
@@ -140,6 +157,7 @@ class LocalCloudFormation:
         rollback: bool = True,
         providers: Mapping[str, ResourceProvider] | None = None,
         max_parallel: int = DEFAULT_MAX_PARALLEL,
+        polling_minute_seconds: float = DEFAULT_MINUTE_SECONDS,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.s3_endpoint = s3_endpoint
@@ -163,6 +181,16 @@ class LocalCloudFormation:
         self.stack_directory = StackDirectory(self.state)
         self.state.subscribe(self._publish)
         self._cloudformation_api: CloudFormationEndpoint | None = None
+        #: EventBridge rules and Lambda policies the handlers put (crhelper's polling).
+        self.rules = RuleStore(
+            account_id,
+            region,
+            partition,
+            minute_seconds=polling_minute_seconds,
+            function_exists=lambda name: self.find_function(name) is not None,
+        )
+        self._events_api: ScheduledRulesEndpoint | None = None
+        self._rule_scheduler: RuleScheduler | None = None
         self._providers: dict[str, ResourceProvider] = {**default_providers(), **(providers or {})}
         self._custom = CustomResourceProvider()
         self._record_only = RecordOnlyProvider()
@@ -188,14 +216,23 @@ class LocalCloudFormation:
             find_ssm_parameter=self.find_ssm_parameter,
             log_dir=self.state_dir / "logs",
             lambda_retries=lambda_retries,
+            polling_for=self.polling_for,
         )
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
         """Wait for the Lambda functions of cancelled Creates to end (their timeouts bound
-        that), then stop the response server and the CloudFormation API endpoint."""
+        that), stop the rule scheduler (waiting for the invocations it started), then the
+        response server and the local API endpoints."""
         self.wait_for_abandoned()
+        if self._rule_scheduler is not None:
+            self._rule_scheduler.stop()
+            self._rule_scheduler = None
+        if self._events_api is not None:
+            self._events_api.stop()
+            self._events_api = None
+            self._runner = None
         if self._response_server is not None:
             self._response_server.stop()
             self._response_server = None
@@ -276,6 +313,65 @@ class LocalCloudFormation:
         as ``AWS_ENDPOINT_URL_CLOUDFORMATION``."""
         return self.cloudformation_api().url
 
+    def events_api(self) -> ScheduledRulesEndpoint:
+        """The local EventBridge and Lambda policy endpoint, with its rule scheduler (both
+        started on first use)."""
+        with self._starting:
+            if self._events_api is None:
+                self._events_api = ScheduledRulesEndpoint(self.rules).start()
+            if self._rule_scheduler is None:
+                self._rule_scheduler = RuleScheduler(self.rules, self._invoke_scheduled).start()
+            return self._events_api
+
+    @property
+    def rule_scheduler(self) -> RuleScheduler | None:
+        """The scheduler of the rules handlers put (``None`` until the endpoint is started)."""
+        return self._rule_scheduler
+
+    def polling_for(self, request_id: str) -> bool:
+        """Whether crhelper polls for the custom resource request ``request_id``: a rule's
+        target carries it, or a scheduled invocation for it still runs."""
+        scheduler = self._rule_scheduler
+        return scheduler is not None and scheduler.awaits(request_id)
+
+    def _invoke_scheduled(self, firing: Firing) -> None:
+        """Run the function a rule targets with the rule's event (EventBridge's invocation)."""
+        name = firing.function_name or ""
+        record = self.find_function(name)
+        if record is None:
+            self.reporter.warn(
+                f"EventBridge rule {firing.rule_name}: function {name} not found, not invoked"
+            )
+            return
+        invocation = self.lambda_runner().invoke(
+            lambda_function_from_state(record), firing.event, log_path=self._scheduled_log(firing)
+        )
+        if invocation.error:
+            self.reporter.warn(
+                f"EventBridge rule {firing.rule_name} invoked {name}: {invocation.error} "
+                f"(log: {invocation.log_path})"
+            )
+
+    def _scheduled_log(self, firing: Firing) -> Path:
+        """Next to the custom resource's other logs when the event is a custom resource
+        request (crhelper's polling), else under ``logs/_events/<rule>``."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        event = firing.event
+        if isinstance(event, dict):
+            stack_id = str(event.get("StackId", ""))
+            logical_id = str(event.get("LogicalResourceId", ""))
+            parts = stack_id.split(":stack/", 1)
+            if len(parts) == 2 and logical_id:
+                stack_name = parts[1].split("/", 1)[0]
+                request = f"{event.get('RequestType', 'Event')}-{str(event.get('RequestId'))[:8]}"
+                return (
+                    self.context.log_dir
+                    / stack_name
+                    / logical_id
+                    / f"{stamp}-{request}-poll{firing.run}.log"
+                )
+        return self.context.log_dir / "_events" / firing.rule_name / f"{stamp}-{firing.run}.log"
+
     def _publish(self, stack_name: str, stack: StackState | None) -> None:
         if stack is None:
             self.stack_directory.remove(stack_name)
@@ -295,6 +391,8 @@ class LocalCloudFormation:
                     s3_endpoint=self.s3_endpoint,
                     codeartifact_endpoint=self.codeartifact_endpoint,
                     cloudformation_endpoint=self.cloudformation_endpoint,
+                    events_endpoint=self.events_api().url,
+                    lambda_endpoint=self.events_api().url,
                     ca_files=(server.ca_file,),
                     codeartifact_ca_bundle=self.codeartifact_ca_bundle,
                     echo=self.reporter.detail if self.echo_handler_logs else None,

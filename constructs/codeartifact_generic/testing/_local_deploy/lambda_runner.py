@@ -4,7 +4,8 @@ The subprocess is ``sys.executable -c <bootstrap>`` (see :mod:`._bootstrap`) wit
 directory as working directory and ``PYTHONPATH``, and an environment built from scratch: the
 function's variables, the reserved Lambda variables (``AWS_REGION``, ``_HANDLER``,
 ``AWS_LAMBDA_FUNCTION_NAME``, …), dummy credentials, the local endpoints
-(``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_CODEARTIFACT``, ``AWS_ENDPOINT_URL_CLOUDFORMATION``;
+(``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_CODEARTIFACT``, ``AWS_ENDPOINT_URL_CLOUDFORMATION``,
+``AWS_ENDPOINT_URL_EVENTBRIDGE`` and ``AWS_ENDPOINT_URL_LAMBDA`` for crhelper's polling;
 ``AWS_ENDPOINT_URL`` points every other service at a closed local port so nothing reaches the
 real AWS) and ``SSL_CERT_FILE``
 (plus ``AWS_CA_BUNDLE``) naming the local CAs. Its output goes line by line to a log file and,
@@ -224,6 +225,9 @@ class LambdaRunner:
         codeartifact_endpoint: becomes ``AWS_ENDPOINT_URL_CODEARTIFACT``.
         cloudformation_endpoint: becomes ``AWS_ENDPOINT_URL_CLOUDFORMATION`` (the local
             CloudFormation API that answers ``DescribeStacks``).
+        events_endpoint: becomes ``AWS_ENDPOINT_URL_EVENTBRIDGE`` (botocore's variable for the
+            ``events`` client, whose service id is ``eventbridge``).
+        lambda_endpoint: becomes ``AWS_ENDPOINT_URL_LAMBDA``.
         ca_files: PEM files to trust (the response server's CA, a TLS CodeArtifact
             endpoint's CA); combined into one bundle for ``SSL_CERT_FILE`` and, when a
             CodeArtifact CA is given, ``AWS_CA_BUNDLE``.
@@ -245,6 +249,8 @@ class LambdaRunner:
         s3_endpoint: str | None = None,
         codeartifact_endpoint: str | None = None,
         cloudformation_endpoint: str | None = None,
+        events_endpoint: str | None = None,
+        lambda_endpoint: str | None = None,
         ca_files: tuple[Path, ...] = (),
         codeartifact_ca_bundle: Path | None = None,
         echo: Callable[[str], None] | None = None,
@@ -260,6 +266,8 @@ class LambdaRunner:
         self.s3_endpoint = s3_endpoint
         self.codeartifact_endpoint = codeartifact_endpoint
         self.cloudformation_endpoint = cloudformation_endpoint
+        self.events_endpoint = events_endpoint
+        self.lambda_endpoint = lambda_endpoint
         self.ca_files = tuple(ca_files)
         self.codeartifact_ca_bundle = codeartifact_ca_bundle
         self.echo = echo
@@ -336,6 +344,10 @@ class LambdaRunner:
             env["AWS_ENDPOINT_URL_CODEARTIFACT"] = self.codeartifact_endpoint
         if self.cloudformation_endpoint:
             env["AWS_ENDPOINT_URL_CLOUDFORMATION"] = self.cloudformation_endpoint
+        if self.events_endpoint:
+            env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self.events_endpoint
+        if self.lambda_endpoint:
+            env["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_endpoint
         bundle = self._ca_bundle(run_dir)
         if bundle is not None:
             env["SSL_CERT_FILE"] = str(bundle)

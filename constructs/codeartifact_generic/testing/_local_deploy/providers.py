@@ -123,6 +123,9 @@ class ProviderContext:
     find_ssm_parameter: Callable[[str], tuple[str, ResourceState] | None]
     log_dir: Path
     lambda_retries: int = 2
+    #: A custom resource request id → whether crhelper is polling for it (an EventBridge
+    #: rule's target carries the request, or a scheduled invocation for it still runs).
+    polling_for: Callable[[str], bool] = lambda _request_id: False
 
 
 class ResourceProvider:
