@@ -137,6 +137,23 @@ def parallel_assets(memory_mib: int) -> int:
     return max(1, min(MAX_PARALLEL_ASSETS, fitting))
 
 
+#: A rate, in bytes per second, every handler is assumed to reach from S3 to CodeArtifact: a
+#: Create or Update of more bytes than this rate moves in one invocation (before its margin)
+#: goes through crhelper's polling (it may need several invocations). On the safe side: a
+#: version sent faster than this only waits one polling interval more.
+ONE_INVOCATION_BYTES_PER_SECOND: Final = 25 * 10**6
+#: crhelper's polling interval, in minutes (EventBridge's rate schedules count in minutes).
+POLLING_INTERVAL_MINUTES: Final = 5
+#: How long one poll works at most, so that it has ended before the next one comes (the rest
+#: of the interval is for start-up and the answer): two polls never publish at once.
+POLL_WORK_SECONDS: Final = 4 * 60
+#: Largest event crhelper can schedule: it is the EventBridge target's ``Input``, at most 8192
+#: characters (botocore's ``events`` model, TargetInput), with crhelper's own keys added.
+MAX_POLLED_EVENT_BYTES: Final = 8192 - 1024
+#: Longest logical id crhelper's polling can serve: it names the EventBridge rule after it
+#: plus 8 characters, and a rule name has at most 64 (botocore's ``events`` model, RuleName).
+MAX_POLLED_LOGICAL_ID: Final = 64 - 8
+
 #: CloudFormation rejects a custom resource response body larger than this.
 MAX_RESPONSE_BYTES: Final = 4096
 #: Per-asset SHA256 attributes of assets without a synth-time hash that always fit in the

@@ -95,6 +95,11 @@ class Deadline:
         """Seconds until the Lambda timeout itself (0 once :meth:`expire` was called)."""
         return 0.0 if self._expired.is_set() else self._remaining_ms() / 1000
 
+    @property
+    def seconds_to_margin(self) -> float:
+        """Seconds of work left before the margin, in this thread."""
+        return self._seconds_to_margin()
+
     def expire(self) -> None:
         """End the deadline now: every later :meth:`check` and :meth:`run` raises
         :class:`OutOfTime` (for work that goes on after the invocation was answered)."""

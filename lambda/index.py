@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -29,11 +30,12 @@ from .codeartifact import CodeArtifactVersion
 from .contract import ResourceId
 from .errors import reason_for
 from .log import LOGGER, log_line
+from .pacing import Pacing
 from .ports import VersionState
 from .properties import InvalidProperties, VersionRequest, parse_request
-from .publishing import PublishResult, publish
+from .publishing import PublishPaused, PublishResult, publish
 from .removal import discard_created_since, owned_by, remove
-from .responder import Answer, Event, Invocation, Responder, answer_bytes
+from .responder import Answer, Event, Invocation, Responder, answer_bytes, is_poll
 from .s3_source import S3ObjectSource
 from .stack_status import GIVEN_UP, StackView, is_rollback
 
@@ -45,6 +47,15 @@ if TYPE_CHECKING:
 # sleep_on_delete=0: crhelper would otherwise idle up to two minutes on every Delete.
 helper = CfnResource(log_level="INFO", boto_level="CRITICAL", sleep_on_delete=0)
 responder = Responder(helper)
+# crhelper's polling, for versions that may outlast one invocation: it schedules the function
+# with an EventBridge rule every polling interval and answers once a poll returns an id.
+long_helper = CfnResource(
+    log_level="INFO",
+    boto_level="CRITICAL",
+    sleep_on_delete=0,
+    polling_interval=contract.POLLING_INTERVAL_MINUTES,
+)
+long_responder = Responder(long_helper)
 LOGGER.setLevel(logging.INFO)
 
 # AWS_MAX_ATTEMPTS (botocore's own variable) lets tests shorten the retries.
@@ -76,8 +87,15 @@ with contextlib.suppress(TypeError):
 
 
 def handler(event: Event, context: Any) -> None:
-    """Lambda handler: crhelper answers CloudFormation exactly once, whatever happens inside."""
-    responder(event, context)
+    """Lambda handler: crhelper answers CloudFormation exactly once, whatever happens inside.
+
+    A version that may outlast one invocation goes through ``long_helper`` (crhelper's
+    polling), every other request through ``helper`` (one invocation, no polling delay).
+    """
+    if is_poll(event) or _may_outlast_one_invocation(event, context):
+        long_responder(event, context)
+    else:
+        responder(event, context)
 
 
 @functools.cache
@@ -111,6 +129,38 @@ def _store(request: VersionRequest, invocation: Invocation) -> CodeArtifactVersi
 @responder.operation
 def publish_version(event: Event, invocation: Invocation) -> Answer:
     """Create/Update: publish the declared version (idempotent) and answer its physical id."""
+    return _publish_declared(event, invocation, pacing=None)
+
+
+@long_helper.create
+@long_helper.update
+@long_responder.operation
+def start_publishing(event: Event, invocation: Invocation) -> Answer:
+    """Create/Update of a version that may outlast one invocation: publish what fits; crhelper
+    then re-invokes the function every polling interval until :func:`continue_publishing`
+    finds the version complete, and only that answers CloudFormation."""
+    try:
+        return _publish_declared(event, invocation, pacing=Pacing(invocation.deadline))
+    except PublishPaused:
+        return Answer("")  # not the answer: crhelper keeps polling
+
+
+@long_helper.poll_create
+@long_helper.poll_update
+@long_responder.operation
+def continue_publishing(event: Event, invocation: Invocation) -> Answer | None:
+    """A poll: carry on from what CodeArtifact holds (no asset is sent twice); the answer once
+    the version is complete, None while assets are left (crhelper polls again)."""
+    pacing = Pacing(invocation.deadline, within_seconds=contract.POLL_WORK_SECONDS)
+    try:
+        return _publish_declared(event, invocation, pacing=pacing)
+    except PublishPaused:
+        return None
+
+
+def _publish_declared(event: Event, invocation: Invocation, *, pacing: Pacing | None) -> Answer:
+    """Publish the declared version (idempotent) and answer its physical id; with ``pacing``,
+    raise :class:`.publishing.PublishPaused` when what is left does not fit in this invocation."""
     request = _request(event, invocation)
     stack = StackView(_cloudformation(), str(event["StackId"]))
     logical_id = str(event["LogicalResourceId"])
@@ -123,18 +173,24 @@ def publish_version(event: Event, invocation: Invocation) -> Answer:
         domain=request.domain,
         repository=request.repository,
         assets=len(request.assets),
+        poll=is_poll(event),
     )
     if creating:
         resource = ResourceId(request.physical_id, _created_at(stack, logical_id))
+        operation_began = resource.resource_created
     else:
         resource = ResourceId.parse(str(event.get("PhysicalResourceId", "")))
+        operation_began = None
     physical_id = resource.with_identity(request.physical_id)
-    if not creating and is_rollback(stack.status()):
-        return _roll_back_to(event, invocation, request, physical_id)
+    if not creating:
+        status = stack.status()
+        if is_rollback(status):
+            return _roll_back_to(event, invocation, request, physical_id)
+        operation_began = stack.operation_started_at()
 
     def cancelled() -> bool:
-        # CloudFormation gave up on this operation (another resource failed): a Create is then
-        # CREATE_FAILED, an Update's stack rolls back (the rollback Update runs meanwhile).
+        # CloudFormation gave up on this operation (another resource failed, or the
+        # ServiceTimeout passed): a Create is then CREATE_FAILED, an Update's stack rolls back.
         if creating:
             return deadline.run(lambda: stack.resource_status(logical_id)) in GIVEN_UP
         return is_rollback(deadline.run(stack.status))
@@ -146,11 +202,38 @@ def publish_version(event: Event, invocation: Invocation) -> Answer:
         deadline=deadline,
         cancelled=cancelled,
         parallel=_PARALLEL_ASSETS,
+        pacing=pacing,
+        created_since=operation_began,
     )
     log_line(
         "done", version=request.label, status=result.state.status, revision=result.state.revision
     )
     return _answer(event, request, physical_id, result)
+
+
+def _may_outlast_one_invocation(event: Event, context: Any) -> bool:
+    """Whether a Create or Update publishes more bytes than one invocation surely can, at
+    :data:`.contract.ONE_INVOCATION_BYTES_PER_SECOND`; False when unsure (the one-invocation
+    path then reports whatever is wrong with the event)."""
+    if event.get("RequestType") not in ("Create", "Update"):
+        return False
+    if len(str(event.get("LogicalResourceId", ""))) > contract.MAX_POLLED_LOGICAL_ID:
+        return False  # crhelper could not name its rule: one invocation it is
+    if len(json.dumps(event)) > contract.MAX_POLLED_EVENT_BYTES:
+        return False  # nor schedule the event
+    invocation = Invocation(context)
+    try:
+        request = _request(event, invocation)
+        source = S3ObjectSource(_s3(), invocation.deadline)
+        total = sum(
+            spec.size if spec.size is not None else source.head(spec).size
+            for spec in request.assets
+        )
+    except Exception as error:
+        log_line("size_unknown", reason=reason_for(error))
+        return False
+    seconds = invocation.deadline.seconds_to_margin
+    return total > seconds * contract.ONE_INVOCATION_BYTES_PER_SECOND
 
 
 def _created_at(stack: StackView, logical_id: str) -> datetime:

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +25,7 @@ from .contract import MAX_PARALLEL_ASSETS, Status
 from .deadline import NO_DEADLINE, Deadline
 from .errors import PublishFailed, client_error_code, quote_names, reason_for
 from .log import log_line
+from .pacing import Pacing
 from .ports import ObjectInfo, ObjectSource, PackageVersionStore, StoredAsset, VersionState
 from .properties import AssetSpec, VersionRequest
 from .removal import discard
@@ -50,6 +52,11 @@ _CLEANUP_MARGIN_SECONDS = 1.5
 class OperationCancelled(PublishFailed):
     """CloudFormation gave up on this Create or Update (another resource failed) while it
     ran."""
+
+
+class PublishPaused(Exception):
+    """The assets left would not fit in this invocation; the next one carries on from what
+    CodeArtifact holds (nothing was removed)."""
 
 
 class AssetPublishFailed(PublishFailed):
@@ -83,6 +90,8 @@ def publish(
     deadline: Deadline = NO_DEADLINE,
     cancelled: Callable[[], bool] = _never,
     parallel: int = MAX_PARALLEL_ASSETS,
+    pacing: Pacing | None = None,
+    created_since: datetime | None = None,
 ) -> PublishResult:
     """Make the store hold ``request``'s version with exactly its assets and status.
 
@@ -95,6 +104,11 @@ def publish(
     on this Create or Update), the version this run created is deleted whatever its status,
     so a cancelled operation leaves nothing behind even when its last asset landed after
     CloudFormation's Delete (or rollback Update) had run.
+
+    With ``pacing``, an asset that would not end before the deadline's margin is not started:
+    :class:`PublishPaused` is raised once the assets in flight have ended, and a later call
+    carries on. ``created_since``: an Unfinished version first published at or after this
+    moment was created by this operation (in an earlier invocation), so a failure removes it.
     """
     wrote = False
     plans: list[_Planned] = []
@@ -120,11 +134,19 @@ def publish(
                 )
 
         check_cancelled()
-        wrote = existing is None
+        wrote = existing is None or _created_since(existing, created_since)
         state = _publish_missing(
-            request, plans, source, store, stored, spool_dir, deadline, check_cancelled, parallel
+            request,
+            plans,
+            _Sending(source, store, spool_dir, deadline, pacing),
+            stored,
+            check_cancelled,
+            parallel,
         )
         return _result(_settle_status(request, store, state), plans)
+    except PublishPaused as paused:
+        log_line("paused", version=request.label, reason=str(paused))
+        raise
     except AssetPublishFailed as failure:
         settled = _settled_within_margin(request, store, plans, failure.error, deadline)
         if settled is not None:
@@ -136,6 +158,16 @@ def publish(
         if wrote:
             _remove_leftover(request, store, plans, deadline, error)
         raise
+
+
+def _created_since(existing: VersionState | None, since: datetime | None) -> bool:
+    return (
+        existing is not None
+        and since is not None
+        and existing.status == Status.UNFINISHED
+        and existing.published_time is not None
+        and existing.published_time >= since
+    )
 
 
 def _survey(
@@ -234,14 +266,24 @@ class _Checks:
             self.now()
 
 
+@dataclass(frozen=True)
+class _Sending:
+    """Where assets come from and go to, and the bounds of this invocation."""
+
+    source: ObjectSource
+    store: PackageVersionStore
+    spool_dir: str | None
+    deadline: Deadline
+    pacing: Pacing | None
+    #: At most one asset spools at a time: /tmp holds one object, as the construct sized it.
+    spooling: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _publish_missing(
     request: VersionRequest,
     plans: Sequence[_Planned],
-    source: ObjectSource,
-    store: PackageVersionStore,
+    sending: _Sending,
     stored: dict[str, StoredAsset],
-    spool_dir: str | None,
-    deadline: Deadline,
     after_each: Callable[[], None],
     parallel: int,
 ) -> VersionState | None:
@@ -252,19 +294,29 @@ def _publish_missing(
         return None
     checks = _Checks(after_each)
     started = itertools.count(1)
-    # At most one asset spools at a time: /tmp holds one object, as the construct sized it.
-    spooling = threading.Lock()
 
     def one(
         plan: _Planned, *, final: bool = False, abandon: threading.Event | None = None
     ) -> VersionState:
-        deadline.check(
+        size = plan.info.size
+        if sending.pacing is not None and not sending.pacing.fits(size):
+            if not sending.pacing.measured:
+                # Nothing moved in this invocation: a later one would not do better.
+                raise PublishFailed(
+                    f"asset {plan.spec.name!r} ({size} bytes) cannot be published in one "
+                    "invocation at the rate assumed before anything is measured"
+                )
+            raise PublishPaused(f"asset {plan.spec.name!r} ({size} bytes) left for later")
+        sending.deadline.check(
             f"starting asset {plan.spec.name!r} ({next(started)} of {len(todo)} to publish)"
         )
         # Only a Published target is reached by the last publish itself; Unlisted and Archived
         # are set afterwards, so the version is never visible as Published on the way.
         unfinished = not (final and request.status == Status.PUBLISHED)
-        return _publish_one(plan, source, store, unfinished, spool_dir, deadline, spooling, abandon)
+        if sending.pacing is None:
+            return _publish_one(plan, sending, unfinished, abandon)
+        with sending.pacing.publishing(size):
+            return _publish_one(plan, sending, unfinished, abandon)
 
     *middle, final = todo
     if middle and not stored:
@@ -294,12 +346,16 @@ def _in_parallel(
         return
     abandon = threading.Event()
 
+    paused: list[PublishPaused] = []
+
     def attempt(plan: _Planned) -> None:
         # Set by the failing thread itself, before it takes the next asset from the queue.
         if abandon.is_set():
             raise AssetAbandoned(f"asset {plan.spec.name!r} not started")
         try:
             one(plan, abandon=abandon)
+        except PublishPaused as pause:  # the others in flight go on
+            paused.append(pause)
         except BaseException:
             abandon.set()
             raise
@@ -317,20 +373,16 @@ def _in_parallel(
     if failures:
         # The cause, not the assets abandoned because of it.
         raise next((f for f in failures if not isinstance(f, AssetAbandoned)), failures[0])
+    if paused:
+        raise PublishPaused(f"{len(paused)} assets left for later, e.g. {paused[0]}")
 
 
 def _publish_one(
-    plan: _Planned,
-    source: ObjectSource,
-    store: PackageVersionStore,
-    unfinished: bool,
-    spool_dir: str | None,
-    deadline: Deadline,
-    spooling: threading.Lock,
-    abandon: threading.Event | None,
+    plan: _Planned, sending: _Sending, unfinished: bool, abandon: threading.Event | None
 ) -> VersionState:
     spec, info = plan.spec, plan.info
-    progress = Progress(spec.name, info.size, deadline, abandon=abandon)
+    source, store = sending.source, sending.store
+    progress = Progress(spec.name, info.size, sending.deadline, abandon=abandon)
     if plan.sha256 is not None:
         sha256 = plan.sha256
         path = "stream-declared-sha256" if spec.sha256 else "stream-s3-checksum"
@@ -353,8 +405,8 @@ def _publish_one(
                 raise
     else:
         path = "spool-tmp"
-        with spooling:
-            spooled, sha256 = spool(_opener(source, plan), info.size, progress, spool_dir)
+        with sending.spooling:
+            spooled, sha256 = spool(_opener(source, plan), info.size, progress, sending.spool_dir)
             plan.sha256 = sha256
             with spooled:
                 try:

@@ -59,6 +59,9 @@ REQUIRED_EVENT_KEYS: Final = (
     "LogicalResourceId",
 )
 REQUEST_TYPES: Final = ("Create", "Update", "Delete")
+#: The key crhelper adds to the event it schedules for each poll (``crhelper/resource_helper.py``,
+#: ``_setup_polling``); pinned in ``tests/handler/test_responder.py``.
+CRHELPER_POLL_KEY: Final = "CrHelperPoll"
 #: Seconds before the Lambda timeout at which the adapter stops waiting for the operation
 #: and answers (the PUT of the answer must fit in them).
 ANSWER_SECONDS: Final = 1.0
@@ -101,7 +104,13 @@ class Invocation:
         self.status_at_timeout = SUCCESS
 
 
-Operation = Callable[[Event, Invocation], Answer]
+#: An operation answers, or (a poll only) says None: not done yet, poll again.
+Operation = Callable[[Event, Invocation], Answer | None]
+
+
+def is_poll(event: Event) -> bool:
+    """Whether ``event`` is one of crhelper's polls (not CloudFormation's own request)."""
+    return CRHELPER_POLL_KEY in event
 
 
 class _CrhelperContext:
@@ -164,6 +173,8 @@ class Responder:
                 reason = reason_for(error)
                 log_line("failed", level=logging.ERROR, request=event["RequestType"], reason=reason)
                 raise PublishFailed(reason) from None
+            if answer is None:
+                return None
             self.helper.Data.update(answer.data)
             return answer.physical_id
 

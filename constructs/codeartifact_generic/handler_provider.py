@@ -19,6 +19,11 @@ Least privilege (each line is asserted by ``tests/static/test_least_privilege.py
 - ``cloudformation:DescribeStacks``, ``DescribeStackEvents`` and ``DescribeStackResource`` on
   the handler's own stack: rollback detection, when the resource was created (the ownership
   rule) and whether a running Create was cancelled.
+- crhelper's polling, for a version that may outlast one invocation: ``events:PutRule``,
+  ``PutTargets``, ``RemoveTargets`` and ``DeleteRule`` on the rules named after the stack's
+  version resources (``…:rule/<logical id>*``), ``lambda:AddPermission`` and
+  ``RemovePermission`` on the function itself (a policy of its own, which every version
+  resource waits for).
 - Logs: its own log group (explicit, with a retention) instead of the
   ``AWSLambdaBasicExecutionRole`` managed policy, whose ``logs:*`` actions apply to ``*``.
 - No KMS permission for a domain encrypted with a customer managed key: CodeArtifact encrypts
@@ -103,6 +108,17 @@ PUBLISHER_ACTIONS = (
     "codeartifact:DeletePackageVersions",
     "codeartifact:DisposePackageVersions",
 )
+#: What crhelper's polling does with EventBridge (a version that may outlast one invocation):
+#: a rule named after the resource's logical id, its one target (the function), then both go.
+POLLING_RULE_ACTIONS: Final = (
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "events:DeleteRule",
+)
+#: ... and with the function's own resource policy (EventBridge may invoke it for that rule).
+POLLING_PERMISSION_ACTIONS: Final = ("lambda:AddPermission", "lambda:RemovePermission")
+
 #: CodeArtifact actions the handler needs on a repository.
 REPOSITORY_ACTIONS = ("codeartifact:DescribeRepository",)
 
@@ -116,6 +132,10 @@ SPOOL_EPHEMERAL_MIB = 10240
 #: Memory of the handler: the data path needs a few MiB whatever the asset size; more memory
 #: buys CPU (hashing) and network bandwidth on Lambda.
 DEFAULT_MEMORY_MIB = 1024
+
+
+def _rendered(value: str, placeholder: str) -> str:
+    return placeholder if Token.is_unresolved(value) else value
 
 
 @jsii.implements(IStableNumberProducer)
@@ -257,6 +277,21 @@ class HandlerProvider(Construct):
         )
         self._repository_statement = iam.PolicyStatement(actions=list(REPOSITORY_ACTIONS))
         self._read_statements: dict[tuple[str, ...], iam.PolicyStatement] = {}
+        self._polling_rules = iam.PolicyStatement(actions=list(POLLING_RULE_ACTIONS))
+        # A policy of its own: in the role's default policy, the function's ARN would make the
+        # function depend on itself (it waits for that policy).
+        self._polling_permission = iam.Policy(
+            self,
+            "PollingPermission",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=list(POLLING_PERMISSION_ACTIONS),
+                    resources=[self.function.function_arn],
+                ),
+                self._polling_rules,
+            ],
+        )
         self._package_arns: set[str] = set()
         self._repository_arns: set[str] = set()
 
@@ -319,6 +354,38 @@ class HandlerProvider(Construct):
         if repository_arn not in self._repository_arns:
             self._repository_arns.add(repository_arn)
             self._repository_statement.add_resources(repository_arn)
+
+    def allow_polling(self, resource: CfnResource) -> None:
+        """Let the handler schedule its own polls of ``resource`` (crhelper names the rule
+        after the resource's logical id), and deploy ``resource`` only once it may."""
+        stack = Stack.of(self)
+        self._polling_rules.add_resources(
+            stack.format_arn(
+                service="events",
+                resource="rule",
+                resource_name=f"{stack.get_logical_id(resource)}*",
+            )
+        )
+        resource.node.add_dependency(self._polling_permission)
+        # cdk-nag names each wildcard resource as it renders it (pseudo parameters as <…>).
+        rendered = stack.format_arn(
+            service="events",
+            partition="<AWS::Partition>",
+            region=_rendered(stack.region, "<AWS::Region>"),
+            account=_rendered(stack.account, "<AWS::AccountId>"),
+            resource="rule",
+            resource_name=f"{stack.resolve(stack.get_logical_id(resource))}*",
+        )
+        acknowledge_nag_findings(
+            self._polling_permission,
+            [
+                (
+                    f"AwsSolutions-IAM5[Resource::{rendered}]",
+                    "crhelper names the rule that polls this resource after its logical id plus "
+                    "8 random characters: the wildcard stands for those 8 characters only.",
+                )
+            ],
+        )
 
     def require(self, *, memory_mib: int | None, ephemeral_mib: int | None) -> None:
         """Ask for at least this much memory and /tmp; the function gets the stack's largest."""

@@ -320,6 +320,7 @@ class GenericPackageVersion(PackageVersionBase):
                 Prop.REPLACE_EXISTING: props.replace_existing,
             },
         )
+        provider.allow_polling(cast(CfnResource, self._resource.node.default_child))
         self._apply_removal_policy(props.removal_policy)
         _NamedRepositories.of(self).add(self)
         # Every value this resource yields (its Ref, VersionRevision, Status, AssetCount, the

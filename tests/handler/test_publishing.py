@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from codeartifact_generic.handler import publishing, streams
+from codeartifact_generic.handler import contract, publishing, streams
 from codeartifact_generic.handler.contract import MAX_PARALLEL_ASSETS, ResourceId, parallel_assets
 from codeartifact_generic.handler.deadline import NO_DEADLINE, Deadline, OutOfTime
 from codeartifact_generic.handler.errors import PublishFailed
+from codeartifact_generic.handler.pacing import Pacing
 from codeartifact_generic.handler.properties import AssetSpec, VersionRequest
 from codeartifact_generic.handler.publishing import (
     AssetPublishFailed,
@@ -57,8 +58,10 @@ class World:
         deadline: Deadline = NO_DEADLINE,
         cancelled: Callable[[], bool] | None = None,
         parallel: int = MAX_PARALLEL_ASSETS,
+        created_since: datetime | None = None,
     ) -> PublishResult:
         options: dict[str, Any] = {} if cancelled is None else {"cancelled": cancelled}
+        options["created_since"] = created_since
         return publish(
             request, self.objects, self.version, deadline=deadline, parallel=parallel, **options
         )
@@ -676,14 +679,29 @@ def test_an_asset_in_flight_is_abandoned_at_its_next_chunk() -> None:
     # GIVEN a body of three chunks whose asset gets abandoned after the first chunk was read
     abandon = threading.Event()
     data = b"x" * (3 * streams.CHUNK_BYTES)
+    source = io.BytesIO(data)
+    after_the_first_chunk = threading.Event()
+
+    class Stalling:
+        """Gives the first chunk at once, the others once the test says so."""
+
+        def read(self, amt: int = -1, /) -> bytes:
+            if source.tell():
+                after_the_first_chunk.wait(10)
+            return source.read(amt)
+
+        def close(self) -> None:
+            source.close()
+
     body = streams.HashingBody(
-        lambda: io.BytesIO(data),
+        Stalling,
         len(data),
         expected_sha256=sha256(data),
         progress=streams.Progress("big.bin", len(data), abandon=abandon),
     )
     first = body.read(streams.CHUNK_BYTES)
     abandon.set()
+    after_the_first_chunk.set()
     # WHEN reading on
     with pytest.raises(streams.AssetAbandoned, match=r"big\.bin"):
         body.read(4 * streams.CHUNK_BYTES)
@@ -698,3 +716,100 @@ def test_an_asset_in_flight_is_abandoned_at_its_next_chunk() -> None:
 def test_assets_in_flight_follow_the_functions_memory(memory_mib: int, assets: int) -> None:
     # GIVEN a handler with ``memory_mib`` of memory; THEN it publishes ``assets`` at once
     assert parallel_assets(memory_mib) == assets
+
+
+# ------------------------------------------------------------ versions longer than one invocation
+
+
+class Invocation:
+    """A Lambda invocation of ``seconds`` whose clock moves only when an asset is published
+    (each publish takes ``per_publish`` seconds of it)."""
+
+    def __init__(self, world: World, seconds: float, per_publish: float) -> None:
+        self.now = 0.0
+        self._seconds = seconds
+        self.deadline = Deadline(lambda: int((self._seconds - self.now) * 1000))
+        self.pacing = Pacing(self.deadline, clock=lambda: self.now)
+        self._world = world
+        self._per_publish = per_publish
+
+    def publish(self, req: VersionRequest, **options: Any) -> PublishResult:
+        for spec in req.assets:
+            self._world.version.before_next("publish", self._tick, name=spec.name)
+        return publish(
+            req,
+            self._world.objects,
+            self._world.version,
+            deadline=self.deadline,
+            pacing=self.pacing,
+            parallel=1,
+            **options,
+        )
+
+    def _tick(self) -> None:
+        self.now += self._per_publish
+
+
+def test_assets_that_would_not_fit_are_left_for_the_next_invocation(world: World) -> None:
+    # GIVEN four assets that take 20 s each, and invocations of 60 s (6 s margin)
+    names = ["a.bin", "b.bin", "c.bin", "d.txt"]
+    req = request(*[world.put(n, n.encode() * 100) for n in names])
+    # WHEN a first invocation publishes what fits
+    with pytest.raises(publishing.PublishPaused, match=r"c\.bin"):
+        Invocation(world, 60, per_publish=20).publish(req)
+    # THEN a and b are in, c (20 s, with 14 s left) was not started, and the version is
+    # kept Unfinished for the next invocation
+    assert [p["name"] for p in world.version.of("publish")] == ["a.bin", "b.bin"]
+    assert world.version.status == "Unfinished"
+    assert "delete" not in world.version.operations()
+    # WHEN the next invocation carries on
+    result = Invocation(world, 60, per_publish=20).publish(req)
+    # THEN it publishes only what was missing, the final asset last: no asset went twice and
+    # every object was read once
+    assert [p["name"] for p in world.version.of("publish")] == names
+    assert [world.objects.opened(n) for n in names] == [1, 1, 1, 1]
+    assert result.state.status == "Published"
+
+
+def test_the_first_asset_of_an_invocation_is_judged_at_the_assumed_rate(world: World) -> None:
+    # GIVEN two assets that take longer than assumed (10 s each), and invocations of 20 s
+    req = request(world.put("a.bin", b"a" * 100), world.put("b.txt", b"b" * 100))
+    # WHEN two invocations run
+    with pytest.raises(publishing.PublishPaused):
+        Invocation(world, 20, per_publish=10).publish(req)
+    Invocation(world, 20, per_publish=10).publish(req)
+    # THEN each started one: before anything is measured the assumed rate says it fits
+    assert [p["name"] for p in world.version.of("publish")] == ["a.bin", "b.txt"]
+    assert world.version.status == "Published"
+
+
+def test_an_asset_too_large_for_any_invocation_fails_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an asset that would need 40 s at the assumed rate (100 bytes at 2.5 B/s), and
+    # invocations of 20 s
+    monkeypatch.setattr(contract, "ONE_INVOCATION_BYTES_PER_SECOND", 2.5)
+    req = request(world.put("a.bin", b"a" * 100), world.put("b.txt", b"b"))
+    # WHEN an invocation starts it
+    with pytest.raises(PublishFailed, match=r"'a\.bin' \(100 bytes\) cannot be published"):
+        Invocation(world, 20, per_publish=10).publish(req)
+    # THEN it says so instead of leaving it for a later invocation that could not do better
+    assert world.version.of("publish") == []
+
+
+@pytest.mark.parametrize("ours", [True, False])
+def test_a_later_invocation_that_fails_removes_the_version_only_if_the_operation_created_it(
+    world: World, ours: bool
+) -> None:
+    # GIVEN a version left Unfinished by an earlier invocation, first published 10 s after
+    # the operation began (ours) or 10 s before it (someone else's)
+    req = request(world.put("a.bin", b"a"), world.put("b.txt", b"b"))
+    world.version.existing({"a.bin": b"a"}, "Unfinished", age=timedelta(seconds=60))
+    began = world.version.published_time + timedelta(seconds=-10 if ours else 10)  # type: ignore[operator]
+    # AND CodeArtifact refuses the final asset
+    world.version.fail_next("publish", service_error("ValidationException"), name="b.txt")
+    # WHEN the next invocation carries on
+    with pytest.raises(AssetPublishFailed):
+        world.publish(req, created_since=began)
+    # THEN the version is removed only when this operation had created it
+    assert world.version.exists is not ours

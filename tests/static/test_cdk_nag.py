@@ -10,6 +10,7 @@ on, as the project requires).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,18 +92,29 @@ def test_every_acknowledgment_has_a_specific_reason(
         assert len(reason) >= 40, (construct.node.path, finding, reason)
 
 
-def test_the_library_acknowledges_only_the_bearer_token_wildcard_and_the_pinned_runtime(
+def test_the_library_acknowledges_only_the_bearer_token_wildcard_the_polling_rules_and_the_runtime(
     library_app: Synthesized,
 ) -> None:
     everything = _acknowledgments(library_app.app)
     runtime = [(c, f, r) for c, f, r in everything if f == "AwsSolutions-L1"]
-    acknowledged = [(c, f, r) for c, f, r in everything if f != "AwsSolutions-L1"]
+    polling = [(c, f, r) for c, f, r in everything if ":events:" in f]
+    acknowledged = [(c, f, r) for c, f, r in everything if (c, f, r) not in runtime + polling]
     # GIVEN one handler per stack: the pinned runtime is acknowledged on each function only
     assert runtime
     for construct, _, reason in runtime:
         assert isinstance(construct, lambda_.Function), construct.node.path
         assert construct.runtime.name == "python3.12"
         assert "python3.12" in reason
+    # AND the polling rules: one finding per version resource, on the handler's polling
+    # policy, each a rule ARN whose only wildcard is crhelper's 8-character suffix
+    assert polling
+    for construct, finding, reason in polling:
+        assert isinstance(construct, iam.Policy), construct.node.path
+        assert re.fullmatch(
+            r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:events:[^:*]+:[^:*]+:rule/\w+\*\]",
+            finding,
+        ), finding
+        assert "8 random characters" in reason
     # AND grant_read to two roles (one of them twice): one bearer-token policy per role
     assert len(acknowledged) == 2, [(c.node.path, f) for c, f, _ in acknowledged]
     for construct, finding, reason in acknowledged:
@@ -133,6 +145,9 @@ def test_acknowledgments_are_also_readable_by_cdk_nag_2(library_app: Synthesized
     functions = {k for k in suppressed if resources[k]["Type"] == "AWS::Lambda::Function"}
     assert len(functions) == 1
     assert [r["id"] for r in suppressed.pop(functions.pop())] == ["AwsSolutions-L1"]
+    polling = {k for k in suppressed if "PollingPermission" in k}
+    assert len(polling) == 1
+    assert {r["id"] for r in suppressed.pop(polling.pop())} == {"AwsSolutions-IAM5"}
     assert len(suppressed) == 2, suppressed
     for logical_id, rules in suppressed.items():
         assert resources[logical_id]["Type"] == "AWS::IAM::Policy"

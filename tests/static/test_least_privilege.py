@@ -45,17 +45,30 @@ PACKAGE_ACTIONS = {
     "codeartifact:DeletePackageVersions",
     "codeartifact:DisposePackageVersions",
 }
-ALLOWED_ACTIONS = PACKAGE_ACTIONS | {
-    "codeartifact:DescribeRepository",
-    "s3:GetObject",
-    "s3:GetObjectVersion",
-    "kms:Decrypt",
-    "cloudformation:DescribeStacks",
-    "cloudformation:DescribeStackEvents",
-    "cloudformation:DescribeStackResource",
-    "logs:CreateLogStream",
-    "logs:PutLogEvents",
+#: crhelper's polling (a version that may outlast one invocation).
+POLLING_RULE_ACTIONS = {
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "events:DeleteRule",
 }
+POLLING_PERMISSION_ACTIONS = {"lambda:AddPermission", "lambda:RemovePermission"}
+ALLOWED_ACTIONS = (
+    PACKAGE_ACTIONS
+    | POLLING_RULE_ACTIONS
+    | POLLING_PERMISSION_ACTIONS
+    | {
+        "codeartifact:DescribeRepository",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "kms:Decrypt",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:DescribeStackResource",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+)
 STAGED_OBJECT = re.compile(
     rf"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/[0-9a-f]{{64}}\.\w+"
 )
@@ -117,9 +130,12 @@ def _assert_common(template: dict[str, Any]) -> Permissions:
     assert actions <= ALLOWED_ACTIONS, actions - ALLOWED_ACTIONS
     assert PACKAGE_ACTIONS | {"codeartifact:DescribeRepository"} <= actions
     for action, resources in permissions.by_action.items():
+        if action in POLLING_RULE_ACTIONS:
+            continue  # below: their one wildcard is crhelper's rule-name suffix
         for resource in resources:
             assert "*" not in resource, f"{action} on {resource}"
     assert all("Condition" not in s for s in permissions.statements)
+    _assert_polling(template, permissions, function)
     # its own stack only (status, events: when the resource was created, whether a running
     # Create was cancelled)
     for action in (
@@ -135,6 +151,33 @@ def _assert_common(template: dict[str, Any]) -> Permissions:
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         assert permissions.by_action[action] == {f"<GetAtt:{log_group}.Arn>"}
     return permissions
+
+
+def _assert_polling(
+    template: dict[str, Any], permissions: Permissions, function: dict[str, Any]
+) -> None:
+    """crhelper's polling: the rules named after the stack's version resources (plus the 8
+    characters crhelper appends), the function's own resource policy, and a policy every
+    version resource waits for."""
+    resources = template["Resources"]
+    versions = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "Custom::CodeArtifactGenericPackageVersion"
+    }
+    rule = re.compile(r"arn:aws:events:[^:]+:[^:]+:rule/(\w+)\*")
+    for action in POLLING_RULE_ACTIONS:
+        named = {rule.fullmatch(arn) for arn in permissions.by_action[action]}
+        assert None not in named, permissions.by_action[action]
+        assert {m.group(1) for m in named if m} == versions, action
+    function_id = next(k for k, v in resources.items() if v is function)
+    for action in POLLING_PERMISSION_ACTIONS:
+        assert permissions.by_action[action] == {f"<GetAtt:{function_id}.Arn>"}, action
+    for logical_id in versions:
+        depends_on = as_list(resources[logical_id].get("DependsOn", []))
+        polling_policies = [d for d in depends_on if "PollingPermission" in d]
+        assert len(polling_policies) == 1, (logical_id, depends_on)
+        assert polling_policies[0] in permissions.policies
 
 
 def _assert_exact(permissions: Permissions, expected: Expected, staged: set[str]) -> None:
@@ -190,8 +233,9 @@ def test_many_versions_share_one_statement_per_kind_with_exact_arns(
 ) -> None:
     assert library_app.stacks is not None
     permissions = _assert_exact_for(library_app, library_app.stacks.many)
-    # 30 versions, 6 packages: the policy grows by ARNs, not by statements
-    assert len(permissions.statements) == 5
+    # 30 versions, 6 packages: the policies grow by ARNs, not by statements (five in the
+    # default policy, two in the polling one)
+    assert len(permissions.statements) == 7
     assert "kms:Decrypt" not in permissions.by_action
 
 
