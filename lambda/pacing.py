@@ -15,6 +15,9 @@ from contextlib import contextmanager
 from . import contract
 from .deadline import Deadline
 
+#: An asset is started only if its estimated time, this much longer, still fits: rates vary.
+_TO_SPARE = 1.25
+
 
 class Pacing:
     """The slowest rate an asset was published at in this invocation (thread-safe), and the
@@ -52,11 +55,11 @@ class Pacing:
             return self._slowest is not None
 
     def fits(self, size: int) -> bool:
-        """Whether an asset of ``size`` bytes ends in time at the slowest rate seen (before
-        any: :data:`.contract.ONE_INVOCATION_BYTES_PER_SECOND`)."""
+        """Whether an asset of ``size`` bytes ends in time, with a quarter to spare, at the
+        slowest rate seen (before any: :data:`.contract.ONE_INVOCATION_BYTES_PER_SECOND`)."""
         with self._lock:
             rate = self._slowest or contract.ONE_INVOCATION_BYTES_PER_SECOND
         left = self._deadline.seconds_to_margin
         if self._ends is not None:
             left = min(left, self._ends - self._clock())
-        return size / rate < left
+        return size / rate * _TO_SPARE < left

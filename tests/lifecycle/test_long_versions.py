@@ -1,0 +1,168 @@
+"""A version that outlasts one invocation, deployed offline end to end: the real construct and
+handler, crhelper's polling through the local EventBridge rules, CodeArtifact made slow.
+
+The handler function gets a 12-second timeout (the construct gives it 15 minutes) and every
+publish is slowed by 2.5 s, so three 48 MiB assets cannot go in one invocation; a minute of the
+local EventBridge lasts 3 s (polls every 15 s, longer than an invocation: never two at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_codeartifact as codeartifact
+
+from codeartifact_generic import GenericPackageVersion, PackageAsset
+from codeartifact_generic.testing import LocalEnvironment
+from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
+
+from .lifecycle_app import DOMAIN, REPOSITORY
+
+pytestmark = pytest.mark.slow
+
+ASSET_BYTES = 64 * 1024 * 1024
+NAMES = ("a.bin", "b.bin", "c.bin")
+FUNCTION_TIMEOUT_SECONDS = 12
+PUBLISH_SECONDS = 2.5
+
+
+def _synth(outdir: Path, files: dict[str, Path]) -> Path:
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
+    repo = cdk.Stack(app, "LongRepo")
+    domain = codeartifact.CfnDomain(repo, "Domain", domain_name=DOMAIN)
+    codeartifact.CfnRepository(
+        repo, "Repository", domain_name=domain.attr_name, repository_name=REPOSITORY
+    )
+    packages = cdk.Stack(app, "LongPackages")
+    packages.add_stack_dependency(repo)
+    GenericPackageVersion(
+        packages,
+        "Model",
+        domain=DOMAIN,
+        repository=REPOSITORY,
+        namespace="ml",
+        package="model",
+        version="1.0.0",
+        assets=[PackageAsset.from_file(path, name=name) for name, path in files.items()],
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    app.synth()
+    _shorten_function_timeout(outdir / "LongPackages.template.json")
+    return outdir
+
+
+def _shorten_function_timeout(template_path: Path) -> None:
+    template = json.loads(template_path.read_text())
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 1
+    functions[0]["Properties"]["Timeout"] = FUNCTION_TIMEOUT_SECONDS
+    template_path.write_text(json.dumps(template))
+
+
+def _coordinates() -> dict[str, Any]:
+    return {
+        "domain": DOMAIN,
+        "repository": REPOSITORY,
+        "format": "generic",
+        "namespace": "ml",
+        "package": "model",
+        "packageVersion": "1.0.0",
+    }
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    made = {}
+    for name in NAMES:
+        path = tmp_path / "files" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(os.urandom(ASSET_BYTES))
+        made[name] = path
+    return made
+
+
+@pytest.fixture
+def env() -> Iterator[LocalEnvironment]:
+    with LocalEnvironment() as servers:
+        yield servers
+
+
+@pytest.fixture
+def cfn(env: LocalEnvironment, tmp_path: Path) -> Iterator[LocalCloudFormation]:
+    engine = LocalCloudFormation(
+        tmp_path / "state",
+        env.s3_endpoint,
+        env.codeartifact_endpoint,
+        polling_minute_seconds=3.0,
+    )
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _deploy(cfn: LocalCloudFormation, env: LocalEnvironment, outdir: Path) -> None:
+    cfn.deploy(outdir, ["LongRepo"], exclusively=True)
+    env.codeartifact.faults.next(
+        "PublishPackageVersion", "slow", times=None, seconds=PUBLISH_SECONDS
+    )
+    cfn.deploy(outdir, ["LongPackages"], exclusively=True)
+
+
+def test_a_version_longer_than_one_invocation_is_published_across_polls(
+    env: LocalEnvironment, cfn: LocalCloudFormation, files: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN three 64 MiB assets that cannot be published in one 12 s invocation
+    outdir = _synth(tmp_path / "out", files)
+    # WHEN the stack is deployed
+    _deploy(cfn, env, outdir)
+    # THEN the version is Published with exactly the three files' bytes
+    client = cfn.codeartifact_client()
+    described = client.describe_package_version(**_coordinates())["packageVersion"]
+    assert described["status"] == "Published"
+    listed = client.list_package_version_assets(**_coordinates())["assets"]
+    assert {a["name"]: a["hashes"]["SHA-256"] for a in listed} == {
+        name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in files.items()
+    }
+    # AND it took crhelper's polls: the function was invoked again by the schedule
+    scheduler = cfn.rule_scheduler
+    assert scheduler is not None
+    polls = [d for d in scheduler.deliveries if d.invoked]
+    assert len(polls) >= 1, scheduler.deliveries
+    # AND no asset was sent twice, the final one last
+    publishes = env.codeartifact.faults.calls_to("PublishPackageVersion")
+    sent = [call.params["assetName"] for call in publishes]
+    assert sorted(sent) == sorted(NAMES)
+    assert sent[-1] == "c.bin"
+    # AND crhelper removed its rule, target and permission
+    assert cfn.rules.rules() == {}
+
+
+def test_a_poll_that_fails_fails_the_deployment_and_leaves_nothing(
+    env: LocalEnvironment, cfn: LocalCloudFormation, files: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN the same version, and CodeArtifact refusing its final asset (sent by a poll)
+    outdir = _synth(tmp_path / "out", files)
+    env.codeartifact.faults.next(
+        "PublishPackageVersion", "quota", times=None, match={"assetName": "c.bin"}
+    )
+    # WHEN the stack is deployed
+    with pytest.raises(DeploymentFailed) as failure:
+        _deploy(cfn, env, outdir)
+    # THEN the deployment fails naming the asset, and no part of the version is left (the
+    # failing poll removes what its operation created; so would the rollback's Delete)
+    assert "c.bin" in str(failure.value)
+    client = cfn.codeartifact_client()
+    versions = client.list_package_versions(
+        **{k: v for k, v in _coordinates().items() if k != "packageVersion"}
+    )["versions"]
+    assert versions == []
+    assert cfn.rules.rules() == {}
