@@ -73,6 +73,13 @@ class Lifecycle:
 
 
 @pytest.fixture
+def env() -> Iterator[LocalEnvironment]:
+    """moto S3 and the CodeArtifact emulator, for one test."""
+    with LocalEnvironment() as servers:
+        yield servers
+
+
+@pytest.fixture
 def life(tmp_path: Path) -> Iterator[Lifecycle]:
     """Fresh servers and state for one lifecycle."""
     with (

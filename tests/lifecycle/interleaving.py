@@ -20,7 +20,7 @@ from codeartifact_generic.testing._local_deploy.providers import (
 )
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 
-from .lifecycle_app import DOMAIN, REPOSITORY
+from .lifecycle_app import DOMAIN, REPOSITORY, repository_then_packages
 
 #: The resource type of :class:`FailOnCue`.
 CUE_TYPE = "Test::FailOnCue"
@@ -63,15 +63,7 @@ class App:
 def synth(outdir: Path, app_spec: App) -> Path:
     """A repository stack, and a stack with package versions and (optionally) the sibling."""
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
-    from aws_cdk import aws_codeartifact as codeartifact
-
-    repo = cdk.Stack(app, "CueRepo")
-    domain = codeartifact.CfnDomain(repo, "Domain", domain_name=DOMAIN)
-    codeartifact.CfnRepository(
-        repo, "Repository", domain_name=domain.attr_name, repository_name=REPOSITORY
-    )
-    packages = cdk.Stack(app, "CuePackages")
-    packages.add_stack_dependency(repo)
+    _, packages = repository_then_packages(app, "Cue", DOMAIN, REPOSITORY)
     for index in range(app_spec.versions):
         GenericPackageVersion(
             packages,

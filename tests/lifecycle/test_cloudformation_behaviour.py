@@ -90,12 +90,6 @@ def _coordinates(version: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def env() -> Iterator[LocalEnvironment]:
-    with LocalEnvironment() as servers:
-        yield servers
-
-
-@pytest.fixture
 def stage(env: LocalEnvironment, tmp_path: Path) -> Iterator[Stage]:
     created = Stage(env, tmp_path)
     try:

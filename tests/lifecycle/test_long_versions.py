@@ -17,14 +17,13 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_codeartifact as codeartifact
 
 from codeartifact_generic import GenericPackageVersion, PackageAsset
 from codeartifact_generic.testing import LocalEnvironment
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 
-from .lifecycle_app import DOMAIN, REPOSITORY
+from .lifecycle_app import DOMAIN, REPOSITORY, repository_then_packages
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +35,7 @@ PUBLISH_SECONDS = 2.5
 
 def _synth(outdir: Path, files: dict[str, Path]) -> Path:
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
-    repo = cdk.Stack(app, "LongRepo")
-    domain = codeartifact.CfnDomain(repo, "Domain", domain_name=DOMAIN)
-    codeartifact.CfnRepository(
-        repo, "Repository", domain_name=domain.attr_name, repository_name=REPOSITORY
-    )
-    packages = cdk.Stack(app, "LongPackages")
-    packages.add_stack_dependency(repo)
+    _, packages = repository_then_packages(app, "Long", DOMAIN, REPOSITORY)
     GenericPackageVersion(
         packages,
         "Model",
@@ -87,12 +80,6 @@ def files(tmp_path: Path) -> dict[str, Path]:
         path.write_bytes(os.urandom(ASSET_BYTES))
         made[name] = path
     return made
-
-
-@pytest.fixture
-def env() -> Iterator[LocalEnvironment]:
-    with LocalEnvironment() as servers:
-        yield servers
 
 
 @pytest.fixture

@@ -285,6 +285,23 @@ def test_a_rate_rule_runs_one_period_after_put_rule_then_every_period() -> None:
     assert store.due() == []
 
 
+def _poll_every_minute(store: RuleStore) -> None:
+    """Rule ``Poll``, every minute, targeting the function with the input of request ``r``."""
+    store.put_rule("Poll", schedule_expression="rate(1 minute)")
+    store.put_targets("Poll", [{"Id": "1", "Arn": FUNCTION_ARN, "Input": '{"RequestId": "r"}'}])
+
+
+def _allow(store: RuleStore, rule: str, *, statement_id: str) -> None:
+    """Let EventBridge invoke the function for ``rule`` (what crhelper's AddPermission does)."""
+    store.add_permission(
+        FUNCTION,
+        statement_id=statement_id,
+        action="lambda:InvokeFunction",
+        principal="events.amazonaws.com",
+        source_arn=rule_arn(rule),
+    )
+
+
 class Invocations:
     """The scheduler's invoke callback: records firings; ``gate`` holds each invocation."""
 
@@ -310,16 +327,9 @@ def test_the_schedule_invokes_with_the_input_only_when_the_policy_allows_it() ->
     store = RuleStore(ACCOUNT, REGION, minute_seconds=0.2)
     invocations = Invocations()
     scheduler = RuleScheduler(store, invocations, tick_seconds=0.01)
-    store.put_rule("Poll", schedule_expression="rate(1 minute)")
-    store.put_targets("Poll", [{"Id": "1", "Arn": FUNCTION_ARN, "Input": '{"RequestId": "r"}'}])
+    _poll_every_minute(store)
     # AND a permission for another rule only
-    store.add_permission(
-        FUNCTION,
-        statement_id="other",
-        action="lambda:InvokeFunction",
-        principal="events.amazonaws.com",
-        source_arn=rule_arn("Other"),
-    )
+    _allow(store, "Other", statement_id="other")
     with scheduler:
         # WHEN the rule runs without a matching permission
         time.sleep(0.7)
@@ -331,13 +341,7 @@ def test_the_schedule_invokes_with_the_input_only_when_the_policy_allows_it() ->
         assert all(not d.invoked and "resource policy" in d.reason for d in refused)
 
         # WHEN EventBridge is allowed for this rule
-        store.add_permission(
-            FUNCTION,
-            statement_id="poll",
-            action="lambda:InvokeFunction",
-            principal="events.amazonaws.com",
-            source_arn=rule_arn("Poll"),
-        )
+        _allow(store, "Poll", statement_id="poll")
 
         # THEN the next runs invoke it with the Input as the event
         assert invocations.wait_for(2)
@@ -349,15 +353,8 @@ def test_the_schedule_stops_after_remove_targets_and_delete_rule() -> None:
     # GIVEN a permitted rule running every 0.1 s
     store = RuleStore(ACCOUNT, REGION, minute_seconds=0.1)
     invocations = Invocations()
-    store.put_rule("Poll", schedule_expression="rate(1 minute)")
-    store.put_targets("Poll", [{"Id": "1", "Arn": FUNCTION_ARN, "Input": '{"RequestId": "r"}'}])
-    store.add_permission(
-        FUNCTION,
-        statement_id="poll",
-        action="lambda:InvokeFunction",
-        principal="events.amazonaws.com",
-        source_arn=rule_arn("Poll"),
-    )
+    _poll_every_minute(store)
+    _allow(store, "Poll", statement_id="poll")
     with RuleScheduler(store, invocations, tick_seconds=0.01) as scheduler:
         assert invocations.wait_for(1)
 
@@ -377,15 +374,8 @@ def test_a_target_is_not_invoked_again_while_its_invocation_runs() -> None:
     store = RuleStore(ACCOUNT, REGION, minute_seconds=0.05)
     invocations = Invocations()
     invocations.gate.clear()
-    store.put_rule("Poll", schedule_expression="rate(1 minute)")
-    store.put_targets("Poll", [{"Id": "1", "Arn": FUNCTION_ARN, "Input": '{"RequestId": "r"}'}])
-    store.add_permission(
-        FUNCTION,
-        statement_id="poll",
-        action="lambda:InvokeFunction",
-        principal="events.amazonaws.com",
-        source_arn=rule_arn("Poll"),
-    )
+    _poll_every_minute(store)
+    _allow(store, "Poll", statement_id="poll")
     scheduler = RuleScheduler(store, invocations, tick_seconds=0.01).start()
     try:
         # WHEN several periods pass during the first invocation

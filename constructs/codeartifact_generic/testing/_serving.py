@@ -109,6 +109,32 @@ class BackgroundServer(Managed):
         raise NotImplementedError
 
 
+class LocalEndpoint(BackgroundServer):
+    """A :class:`BackgroundServer` bound to ``host``:``port`` (0: a free port), reached at
+    :attr:`url`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__()
+        self._host = host
+        self._port = port
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` of the running server."""
+        return f"http://{self._host}:{self._bound_port}"
+
+
+class ApiError(Exception):
+    """An error a local API endpoint answers: the error ``code``, its ``message`` and the HTTP
+    ``status``."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
 class LocalHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server for a local endpoint that can end a connection with a reset.
 

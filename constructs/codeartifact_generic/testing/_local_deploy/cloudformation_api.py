@@ -45,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-from .._serving import BackgroundServer
+from .._serving import ApiError, LocalEndpoint
 from .state import StackState
 
 __all__ = [
@@ -442,16 +442,6 @@ def error_xml(code: str, message: str, request_id: str, *, kind: str = "Sender")
     )
 
 
-class ApiError(Exception):
-    """A query API error: ``code`` and ``message`` go into the ``ErrorResponse``."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
 def answer(directory: StackDirectory, params: Mapping[str, str], request_id: str) -> str:
     """The XML body for one request's parameters; raises :class:`ApiError`."""
     action = params.get("Action", "")
@@ -552,8 +542,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class CloudFormationEndpoint(BackgroundServer):
-    """HTTP server on 127.0.0.1 answering CloudFormation's ``DescribeStacks`` from ``directory``.
+class CloudFormationEndpoint(LocalEndpoint):
+    """HTTP server on 127.0.0.1 answering CloudFormation's ``DescribeStacks`` from ``directory``
+    (its :attr:`url` is the handlers' ``AWS_ENDPOINT_URL_CLOUDFORMATION``).
 
     Example::
 
@@ -562,15 +553,8 @@ class CloudFormationEndpoint(BackgroundServer):
     """
 
     def __init__(self, directory: StackDirectory, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__()
+        super().__init__(host, port)
         self.directory = directory
-        self._host = host
-        self._port = port
-
-    @property
-    def url(self) -> str:
-        """``http://HOST:PORT`` (for ``AWS_ENDPOINT_URL_CLOUDFORMATION``)."""
-        return f"http://{self._host}:{self._bound_port}"
 
     def _bind(self) -> tuple[_Server, str]:
         server = _Server((self._host, self._port), self.directory)

@@ -122,7 +122,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar, Final
 from urllib.parse import unquote
 
-from .._serving import BackgroundServer, EntryPointHandler, LocalHTTPServer, Managed
+from .._serving import ApiError, EntryPointHandler, LocalEndpoint, LocalHTTPServer, Managed
 
 __all__ = [
     "DEFAULT_MINUTE_SECONDS",
@@ -153,16 +153,6 @@ _LAMBDA_TARGET: Final = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:
 _FUNCTION_NAME: Final = re.compile(
     r"^(?:arn:[^:]+:lambda:[^:]*:)?(?:\d{12}:)?(?:function:)?([a-zA-Z0-9\-_.]+)(?::[^:]+)?$"
 )
-
-
-class ApiError(Exception):
-    """An error answer: ``code`` (the error shape), ``message`` and the HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 def _constraint(value: str, path: str, *, low: int, high: int, pattern: str | None) -> None:
@@ -770,8 +760,9 @@ class _Server(LocalHTTPServer):
         super().__init__(address, _Handler)
 
 
-class ScheduledRulesEndpoint(BackgroundServer):
-    """HTTP server on 127.0.0.1 answering EventBridge and Lambda policy calls from ``store``.
+class ScheduledRulesEndpoint(LocalEndpoint):
+    """HTTP server on 127.0.0.1 answering EventBridge and Lambda policy calls from ``store``
+    (its :attr:`url` is the handlers' ``AWS_ENDPOINT_URL_EVENTBRIDGE`` and ``_LAMBDA``).
 
     Example::
 
@@ -780,15 +771,8 @@ class ScheduledRulesEndpoint(BackgroundServer):
     """
 
     def __init__(self, store: RuleStore, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__()
+        super().__init__(host, port)
         self.store = store
-        self._host = host
-        self._port = port
-
-    @property
-    def url(self) -> str:
-        """``http://HOST:PORT``: ``AWS_ENDPOINT_URL_EVENTBRIDGE`` and ``_LAMBDA`` of handlers."""
-        return f"http://{self._host}:{self._bound_port}"
 
     def _bind(self) -> tuple[_Server, str]:
         return _Server((self._host, self._port), self.store), "local-deploy-events-endpoint"
