@@ -24,8 +24,19 @@ import pytest
 import trustme
 from botocore.exceptions import ClientError
 from codeartifact_generic.handler.deadline import OutOfTime
-from codeartifact_generic.handler.responder import Answer, Invocation, Responder, answer_bytes
+from codeartifact_generic.handler.responder import (
+    Answer,
+    Invocation,
+    Responder,
+    answer_bytes,
+    is_poll,
+)
 from crhelper import CfnResource
+
+from codeartifact_generic.testing._local_deploy.scheduled_rules import (
+    RuleStore,
+    ScheduledRulesEndpoint,
+)
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/Pkgs/6a1f2b3c-0000-4000-8000-0001"
 
@@ -230,6 +241,66 @@ def test_crhelper_starts_every_invocation_with_empty_data(
     helper(event, Context())
     [answer] = server.answers(event["_name"])
     assert answer.body["Data"] == {}
+
+
+@pytest.fixture
+def polling_helper(
+    server: AnswerServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[CfnResource, RuleStore]]:
+    """A CfnResource with polling, its EventBridge and Lambda clients on a local endpoint."""
+    store = RuleStore()
+    with ScheduledRulesEndpoint(store) as endpoint:
+        for service in ("EVENTBRIDGE", "LAMBDA"):
+            monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", endpoint.url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        yield (
+            CfnResource(
+                log_level="INFO",
+                boto_level="CRITICAL",
+                sleep_on_delete=0,
+                polling_interval=5,
+                ssl_verify=str(server.ca_file),
+            ),
+            store,
+        )
+
+
+def test_crhelper_polls_with_its_marked_event_until_the_poll_function_returns_an_id(
+    polling_helper: tuple[CfnResource, RuleStore], server: AnswerServer
+) -> None:
+    # GIVEN crhelper with polling: a Create, then a poll that is not done, then one that is
+    helper, store = polling_helper
+    responder = Responder(helper)
+    outcomes: list[Answer | None] = [None, Answer("the-id", {"Revision": "r2"})]
+    helper.create(responder.operation(lambda _event, _invocation: Answer("the-id")))
+    helper.poll_create(responder.operation(lambda _event, _invocation: outcomes.pop(0)))
+    event = _event(server)
+    assert not is_poll(event)
+    # WHEN the Create runs
+    responder(event, Context())
+    # THEN nothing is answered yet: a rule every 5 minutes targets the function with the
+    # event, marked as a poll (what index.handler routes on)
+    assert server.answers(event["_name"]) == []
+    [rule] = store.rules().values()
+    assert rule.schedule_expression == "rate(5 minutes)"
+    [target] = rule.targets.values()
+    polled = json.loads(target["Input"])
+    assert is_poll(polled)
+    # WHEN a poll is not done THEN still no answer, and the rule stays
+    responder(polled, Context())
+    assert server.answers(event["_name"]) == []
+    assert store.rules()
+    # WHEN the next poll returns the id THEN it is the one answer, with the poll's data, and
+    # the rule and the invoke permission are gone
+    responder(polled, Context())
+    [answer] = server.answers(event["_name"])
+    assert answer.body["Status"] == "SUCCESS"
+    assert answer.body["PhysicalResourceId"] == "the-id"
+    assert answer.body["Data"]["Revision"] == "r2"
+    assert store.rules() == {}
+    assert store.policy("handler") == {}
 
 
 def test_crhelper_timer_answers_failed_execution_timed_out_besides_the_handler(
