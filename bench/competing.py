@@ -16,8 +16,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Final, Self
+
+from codeartifact_generic.testing._serving import Managed
 
 #: The name the competitor's CPU is recorded under among the services.
 NAME: Final = "competitor"
@@ -32,7 +33,7 @@ while True:
 """
 
 
-class CompetingCpu:
+class CompetingCpu(Managed):
     """One CPU-bound process for the life of the ``with`` block."""
 
     def __init__(self, log_path: Path) -> None:
@@ -77,14 +78,3 @@ class CompetingCpu:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

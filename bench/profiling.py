@@ -18,15 +18,16 @@ import re
 import signal
 import subprocess
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Self
+
+from codeartifact_generic.testing._serving import Managed
 
 #: Samples per second.
 RATE: Final = 100
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
-class PySpy:
+class PySpy(Managed):
     """``py-spy record --pid PID`` into a raw (collapsed stacks) file; a context manager."""
 
     def __init__(self, py_spy: str, pid: int, out: Path, *, idle: bool = False) -> None:
@@ -41,6 +42,10 @@ class PySpy:
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
         )
 
+    def start(self) -> Self:
+        """Nothing to start: py-spy records from construction on; returns self."""
+        return self
+
     def stop(self, *, wait_only: bool = False) -> None:
         """Let py-spy write its file: SIGINT it (unless its target ends by itself)."""
         if not wait_only and self.process.poll() is None:
@@ -51,17 +56,6 @@ class PySpy:
             self.process.kill()
             self.process.wait(timeout=10)
         self._log.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _frame(text: str) -> str:

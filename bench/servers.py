@@ -19,10 +19,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Final, Self
 
 from bench.proxy import ProxyControl
+from codeartifact_generic.testing._serving import Managed
 
 HOST: Final = "127.0.0.1"
 #: Where ``python -m bench.*`` works (the repository root).
@@ -115,7 +115,7 @@ class Endpoints:
     codeartifact: str
 
 
-class LocalServices:
+class LocalServices(Managed):
     """moto, the counting proxy and the CodeArtifact emulator; a context manager."""
 
     def __init__(self, work_dir: Path) -> None:
@@ -195,14 +195,3 @@ class LocalServices:
         """Stop every service (in reverse order); safe to call twice."""
         while self._services:
             self._services.pop().stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
