@@ -486,15 +486,17 @@ def records(poll_log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in poll_log.read_text(encoding="utf-8").splitlines()]
 
 
-def test_a_custom_resource_completes_with_the_answer_of_the_last_poll(
+@pytest.fixture
+def poll_log(tmp_path: Path) -> Path:
+    """Where the polling handler records each invocation (one JSON line each)."""
+    return tmp_path / "polls.jsonl"
+
+
+@pytest.fixture
+def polling_cfn(
     tmp_path: Path, s3_server: MotoS3Server, console: Console
-) -> None:
-    # GIVEN a crhelper handler whose create starts polling and whose poll returns None twice,
-    # then an id, with a minute lasting one second
-    poll_log = tmp_path / "polls.jsonl"
-    assembly = write_assembly(
-        tmp_path / "cdk.out", {"Polling": polling_template(poll_log, polls="2")}
-    )
+) -> Iterator[LocalCloudFormation]:
+    """A local CloudFormation (state in ``tmp_path/state``) whose minute lasts one second."""
     with LocalCloudFormation(
         tmp_path / "state",
         s3_endpoint=s3_server.endpoint_url,
@@ -502,69 +504,72 @@ def test_a_custom_resource_completes_with_the_answer_of_the_last_poll(
         lambda_retries=0,
         polling_minute_seconds=1.0,
     ) as cfn:
-        # WHEN deployed
-        (summary,) = cfn.deploy(assembly)
+        yield cfn
 
-        # THEN the resource got the last poll's answer (with the create's Data carried on)
-        stack = cfn.stack("Polling")
-        assert stack is not None
-        assert stack.resources["Thing"].physical_id == "polled-Thing"
-        assert summary.outputs == {"Polls": "3", "Started": "yes"}
-        # AND the create ran once, then three scheduled polls of the same request, all from
-        # the rule crhelper put
-        seen = records(poll_log)
-        assert [r["kind"] for r in seen] == ["create", "poll", "poll", "poll"]
-        assert {r["RequestId"] for r in seen} == {seen[0]["RequestId"]}
-        assert [r["Poll"] for r in seen] == [False, True, True, True]
-        rule = seen[1]["Rule"]
-        assert rule.startswith(f"arn:aws:events:{REGION}:{ACCOUNT}:rule/Thing")
-        # AND no rule, target or permission is left behind
-        assert cfn.rules.rules() == {}
-        assert cfn.rules.policy(FUNCTION) == {}
-        # (the last poll's process ends just after its answer)
-        assert eventually(lambda: not cfn.polling_for(seen[0]["RequestId"]))
-        scheduler = cfn.rule_scheduler
-        assert scheduler is not None
-        invoked = [d for d in scheduler.deliveries if d.invoked]
-        assert [d.firing.rule_arn for d in invoked] == [rule] * 3
-        # AND the polls' logs are next to the create's
-        logs = sorted(p.name for p in (tmp_path / "state" / "logs" / "Polling" / "Thing").iterdir())
-        assert len(logs) == 4
-        assert sum("-Create-" in name and "-poll" in name for name in logs) == 3
 
-        cfn.destroy()
-        assert [r["kind"] for r in records(poll_log)][-1] == "delete"
+def test_a_custom_resource_completes_with_the_answer_of_the_last_poll(
+    tmp_path: Path, poll_log: Path, polling_cfn: LocalCloudFormation
+) -> None:
+    # GIVEN a crhelper handler whose create starts polling and whose poll returns None twice,
+    # then an id, with a minute lasting one second
+    assembly = write_assembly(
+        tmp_path / "cdk.out", {"Polling": polling_template(poll_log, polls="2")}
+    )
+    # WHEN deployed
+    (summary,) = polling_cfn.deploy(assembly)
+
+    # THEN the resource got the last poll's answer (with the create's Data carried on)
+    stack = polling_cfn.stack("Polling")
+    assert stack is not None
+    assert stack.resources["Thing"].physical_id == "polled-Thing"
+    assert summary.outputs == {"Polls": "3", "Started": "yes"}
+    # AND the create ran once, then three scheduled polls of the same request, all from
+    # the rule crhelper put
+    seen = records(poll_log)
+    assert [r["kind"] for r in seen] == ["create", "poll", "poll", "poll"]
+    assert {r["RequestId"] for r in seen} == {seen[0]["RequestId"]}
+    assert [r["Poll"] for r in seen] == [False, True, True, True]
+    rule = seen[1]["Rule"]
+    assert rule.startswith(f"arn:aws:events:{REGION}:{ACCOUNT}:rule/Thing")
+    # AND no rule, target or permission is left behind
+    assert polling_cfn.rules.rules() == {}
+    assert polling_cfn.rules.policy(FUNCTION) == {}
+    # (the last poll's process ends just after its answer)
+    assert eventually(lambda: not polling_cfn.polling_for(seen[0]["RequestId"]))
+    scheduler = polling_cfn.rule_scheduler
+    assert scheduler is not None
+    invoked = [d for d in scheduler.deliveries if d.invoked]
+    assert [d.firing.rule_arn for d in invoked] == [rule] * 3
+    # AND the polls' logs are next to the create's
+    logs = sorted(p.name for p in (tmp_path / "state" / "logs" / "Polling" / "Thing").iterdir())
+    assert len(logs) == 4
+    assert sum("-Create-" in name and "-poll" in name for name in logs) == 3
+
+    polling_cfn.destroy()
+    assert [r["kind"] for r in records(poll_log)][-1] == "delete"
 
 
 def test_a_resource_still_polled_at_service_timeout_fails_as_cloudformation_times_out(
-    tmp_path: Path, s3_server: MotoS3Server, console: Console
+    tmp_path: Path, poll_log: Path, polling_cfn: LocalCloudFormation
 ) -> None:
     # GIVEN a handler that polls forever, and ServiceTimeout 4 s (a minute lasts one second)
-    poll_log = tmp_path / "polls.jsonl"
     assembly = write_assembly(
         tmp_path / "cdk.out",
         {"Forever": polling_template(poll_log, polls="never", ServiceTimeout=4)},
     )
-    with LocalCloudFormation(
-        tmp_path / "state",
-        s3_endpoint=s3_server.endpoint_url,
-        console=console,
-        lambda_retries=0,
-        polling_minute_seconds=1.0,
-    ) as cfn:
-        # WHEN deployed
-        started = time.monotonic()
-        with pytest.raises(DeploymentFailed) as failure:
-            cfn.deploy(assembly)
+    # WHEN deployed
+    started = time.monotonic()
+    with pytest.raises(DeploymentFailed) as failure:
+        polling_cfn.deploy(assembly)
 
-        # THEN the create waited for the polls until ServiceTimeout, then failed with
-        # CloudFormation's timeout reason
-        elapsed = time.monotonic() - started
-        assert failure.value.logical_id == "Thing"
-        request_id = records(poll_log)[0]["RequestId"]
-        assert (
-            "CloudFormation did not receive a response from your Custom Resource. Please check "
-            f"your logs for requestId [{request_id}]." in failure.value.reason
-        )
-        assert 4 <= elapsed < 30
-        assert "poll" in [r["kind"] for r in records(poll_log)]
+    # THEN the create waited for the polls until ServiceTimeout, then failed with
+    # CloudFormation's timeout reason
+    elapsed = time.monotonic() - started
+    assert failure.value.logical_id == "Thing"
+    request_id = records(poll_log)[0]["RequestId"]
+    assert (
+        "CloudFormation did not receive a response from your Custom Resource. Please check "
+        f"your logs for requestId [{request_id}]." in failure.value.reason
+    )
+    assert 4 <= elapsed < 30
+    assert "poll" in [r["kind"] for r in records(poll_log)]
