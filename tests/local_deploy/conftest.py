@@ -3,11 +3,12 @@ and a local CloudFormation printing into a buffer the test can read."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from rich.console import Console
@@ -59,17 +60,32 @@ def console(output: io.StringIO) -> Console:
 
 
 @pytest.fixture
-def cfn(
+def start_cfn(
     state_dir: Path, s3_server: MotoS3Server, console: Console
-) -> Iterator[LocalCloudFormation]:
+) -> Iterator[Callable[..., LocalCloudFormation]]:
+    """Starts a local CloudFormation on :func:`state_dir`, the session's S3 and :func:`console`,
+    Lambda invocations not retried; keyword arguments add to or override these options. What it
+    started is stopped when the test ends."""
+    with contextlib.ExitStack() as started:
+
+        def start(**options: Any) -> LocalCloudFormation:
+            engine = LocalCloudFormation(
+                state_dir,
+                **{
+                    "s3_endpoint": s3_server.endpoint_url,
+                    "console": console,
+                    "lambda_retries": 0,
+                    **options,
+                },
+            )
+            return started.enter_context(engine)
+
+        yield start
+
+
+@pytest.fixture
+def cfn(start_cfn: Callable[..., LocalCloudFormation]) -> LocalCloudFormation:
     """The local CloudFormation for tests that pin CloudFormation's sequence of events: one
     operation at a time (parallel scheduling is tested in
     tests/lifecycle/test_cloudformation_behaviour.py), Lambda invocations not retried."""
-    with LocalCloudFormation(
-        state_dir,
-        s3_endpoint=s3_server.endpoint_url,
-        console=console,
-        lambda_retries=0,
-        max_parallel=1,
-    ) as engine:
-        yield engine
+    return start_cfn(max_parallel=1)

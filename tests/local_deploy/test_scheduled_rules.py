@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from rich.console import Console
 
 from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormation
 from codeartifact_generic.testing._local_deploy.scheduled_rules import (
@@ -22,7 +21,6 @@ from codeartifact_generic.testing._local_deploy.scheduled_rules import (
     ScheduledRulesEndpoint,
 )
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
-from codeartifact_generic.testing._s3 import MotoS3Server
 
 from .test_local_deploy_resources import write_assembly
 
@@ -493,18 +491,9 @@ def poll_log(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def polling_cfn(
-    tmp_path: Path, s3_server: MotoS3Server, console: Console
-) -> Iterator[LocalCloudFormation]:
+def polling_cfn(start_cfn: Callable[..., LocalCloudFormation]) -> LocalCloudFormation:
     """A local CloudFormation (state in ``tmp_path/state``) whose minute lasts one second."""
-    with LocalCloudFormation(
-        tmp_path / "state",
-        s3_endpoint=s3_server.endpoint_url,
-        console=console,
-        lambda_retries=0,
-        polling_minute_seconds=1.0,
-    ) as cfn:
-        yield cfn
+    return start_cfn(polling_minute_seconds=1.0)
 
 
 def test_a_custom_resource_completes_with_the_answer_of_the_last_poll(
