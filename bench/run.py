@@ -377,19 +377,7 @@ class Bench:
         version = f"{variant.removeprefix('ours_').replace('_', '-')}-r{repeat}"
         key = obj.checksum_key if variant == report.S3_CHECKSUM else obj.key
         assert key is not None
-        known = variant == report.KNOWN
-        properties = asset_properties(
-            domain=DOMAIN,
-            repository=REPOSITORY,
-            namespace=NAMESPACE,
-            package=package,
-            version=version,
-            asset_name=obj.path.name,
-            bucket=BUCKET,
-            key=key,
-            sha256=obj.sha256 if known else None,
-            size=obj.size if known else None,
-        )
+        properties = _object_properties(obj, package, version, key, known=variant == report.KNOWN)
 
         def run(name: str) -> tuple[ProcessStats, dict[str, Any]]:
             outcome = self.invoker.create(properties, services=self._pids())
@@ -714,17 +702,8 @@ class Bench:
         found: dict[str, Any] = {}
         for variant in (report.KNOWN, report.UNKNOWN):
             package, version = f"object-{obj.size_mib}mib", f"profile-{variant[5:12]}"
-            properties = asset_properties(
-                domain=DOMAIN,
-                repository=REPOSITORY,
-                namespace=NAMESPACE,
-                package=package,
-                version=version,
-                asset_name=obj.path.name,
-                bucket=BUCKET,
-                key=obj.key,
-                sha256=obj.sha256 if variant == report.KNOWN else None,
-                size=obj.size if variant == report.KNOWN else None,
+            properties = _object_properties(
+                obj, package, version, obj.key, known=variant == report.KNOWN
             )
             pids = self.services.pids()
             recorders = [
@@ -802,6 +781,25 @@ class Bench:
                     f"{found.get('template_bytes')} template bytes"
                 )
         return rows
+
+
+def _object_properties(
+    obj: BenchObject, package: str, version: str, key: str, *, known: bool
+) -> dict[str, Any]:
+    """ResourceProperties of ``package`` ``version`` in the bench repository, whose one asset is
+    ``obj`` read from ``key`` of ``BUCKET``; its SHA256 and size declared only when ``known``."""
+    return asset_properties(
+        domain=DOMAIN,
+        repository=REPOSITORY,
+        namespace=NAMESPACE,
+        package=package,
+        version=version,
+        asset_name=obj.path.name,
+        bucket=BUCKET,
+        key=key,
+        sha256=obj.sha256 if known else None,
+        size=obj.size if known else None,
+    )
 
 
 def _last_json(log: Path) -> dict[str, Any]:
