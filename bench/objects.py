@@ -81,23 +81,34 @@ def write_random_file(path: Path, size: int) -> tuple[str, bytes]:
     return digest.hexdigest(), digest.digest()
 
 
-def prepare(
-    endpoint: str, directory: Path, size_mib: int, *, with_checksum_twin: bool
-) -> BenchObject:
-    """Create the local file and upload the object(s) to ``BUCKET``."""
+def _bucket_client(endpoint: str) -> S3Client:
+    """A client of the S3 at ``endpoint``, ``BUCKET`` created there if it was not yet."""
     client = s3_client(endpoint)
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if BUCKET not in existing:
         client.create_bucket(Bucket=BUCKET)
-    path = directory / f"object-{size_mib}mib.bin"
-    hex_digest, raw_digest = write_random_file(path, size_mib * MIB)
-    key = f"plain/object-{size_mib}mib.bin"
+    return client
+
+
+def _upload(client: S3Client, path: Path, key: str) -> None:
+    """Upload ``path`` to ``key`` of ``BUCKET`` without a checksum, in 64 MiB parts."""
     client.upload_file(
         str(path),
         BUCKET,
         key,
         Config=TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB),
     )
+
+
+def prepare(
+    endpoint: str, directory: Path, size_mib: int, *, with_checksum_twin: bool
+) -> BenchObject:
+    """Create the local file and upload the object(s) to ``BUCKET``."""
+    client = _bucket_client(endpoint)
+    path = directory / f"object-{size_mib}mib.bin"
+    hex_digest, raw_digest = write_random_file(path, size_mib * MIB)
+    key = f"plain/object-{size_mib}mib.bin"
+    _upload(client, path, key)
     checksum_key: str | None = None
     if with_checksum_twin and size_mib * MIB <= SINGLE_PUT_LIMIT:
         checksum_key = f"sha256/object-{size_mib}mib.bin"
@@ -123,22 +134,14 @@ def prepare_set(endpoint: str, directory: Path, size_mib: int, count: int) -> li
     the version share a body), uploaded without a checksum as :func:`prepare` does; no twins.
     The assets of one version in the parallel-assets workload; the local copies are removed
     once uploaded (nothing reads them)."""
-    client = s3_client(endpoint)
-    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-    if BUCKET not in existing:
-        client.create_bucket(Bucket=BUCKET)
+    client = _bucket_client(endpoint)
     objects = []
     for index in range(count):
         name = f"asset{index}-{size_mib}mib.bin"
         path = directory / "set" / name
         hex_digest, _raw = write_random_file(path, size_mib * MIB)
         key = f"set/{name}"
-        client.upload_file(
-            str(path),
-            BUCKET,
-            key,
-            Config=TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB),
-        )
+        _upload(client, path, key)
         path.unlink()
         objects.append(BenchObject(size_mib, path, key, None, hex_digest))
     return objects
