@@ -51,6 +51,35 @@ def asset_data(index: int, asset: int) -> str:
     return f"version {index} asset {asset}\n"
 
 
+#: Each version's status and its assets' (name, SHA-256), by (package, version).
+Versions = dict[tuple[str, str], tuple[str, list[tuple[str, str]]]]
+
+
+def declared_versions() -> Versions:
+    """What the app declares: VERSIONS versions, each Published with its ASSETS assets."""
+    return {
+        (f"pkg{index:03d}", "1.0.0"): (
+            "Published",
+            [(f"a{asset}.txt", _sha256(asset_data(index, asset))) for asset in range(ASSETS)],
+        )
+        for index in range(VERSIONS)
+    }
+
+
+def held_versions(emulator: CodeArtifactEmulator) -> Versions:
+    """What CodeArtifact holds in the repository, read in place (200 API calls cost 10 s)."""
+    with emulator.store.lock:
+        repository = emulator.store.get_repository(DOMAIN, None, REPOSITORY)
+        return {
+            (package.name, version.version): (
+                version.status,
+                [(a.name, a.sha256) for a in version.assets.values()],
+            )
+            for package in repository.packages.values()
+            for version in package.versions.values()
+        }
+
+
 def synth(outdir: Path) -> Path:
     """An app: a repository stack, and a stack of VERSIONS package versions that needs it."""
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
@@ -119,23 +148,7 @@ def test_one_hundred_versions_deploy_in_parallel_under_the_publish_quota(
     assert len(versions) == VERSIONS
     assert {r.attributes.get("Status") for r in versions} == {"Published"}
 
-    with emulator.store.lock:  # what CodeArtifact holds, read in place (200 API calls cost 10 s)
-        repository = emulator.store.get_repository(DOMAIN, None, REPOSITORY)
-        held = {
-            (package.name, version.version): (
-                version.status,
-                [(a.name, a.sha256) for a in version.assets.values()],
-            )
-            for package in repository.packages.values()
-            for version in package.versions.values()
-        }
-    assert held == {
-        (f"pkg{index:03d}", "1.0.0"): (
-            "Published",
-            [(f"a{asset}.txt", _sha256(asset_data(index, asset))) for asset in range(ASSETS)],
-        )
-        for index in range(VERSIONS)
-    }
+    assert held_versions(emulator) == declared_versions()
 
     published = emulator.faults.calls_to(PUBLISH)
     assert len(published) == VERSIONS * ASSETS, "every asset reached the operation once"
