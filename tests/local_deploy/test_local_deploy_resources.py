@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from rich.console import Console
 
+from codeartifact_generic.testing._local_deploy.custom_resources import CustomResourceProvider
 from codeartifact_generic.testing._local_deploy.engine import DestroyFailed, LocalCloudFormation
+from codeartifact_generic.testing._local_deploy.intrinsics import ResolutionError
+from codeartifact_generic.testing._local_deploy.providers import ResourceProvider
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
+from codeartifact_generic.testing._local_deploy.state import ResourceState
 from codeartifact_generic.testing._s3 import MotoS3Server
 
 from .kit import crhelper_module
@@ -370,3 +374,31 @@ def test_iam_resources_have_the_return_values_of_their_type(
     else:
         with pytest.raises(DeploymentFailed, match=attribute):
             cfn.deploy(assembly)
+
+
+@pytest.mark.parametrize(
+    ("provider", "reason"),
+    [
+        (
+            ResourceProvider(),
+            "Template error: resource Thing (Custom::Thing) does not support attribute Missing",
+        ),
+        (
+            CustomResourceProvider(),
+            "CustomResource attribute error: Vendor response doesn't contain Missing key in "
+            "object Thing (physical id thing-1)",
+        ),
+    ],
+    ids=["resource", "custom-resource"],
+)
+def test_an_attribute_the_resource_lacks_fails_with_cloudformations_reason(
+    provider: ResourceProvider, reason: str
+) -> None:
+    # GIVEN a resource with one attribute (for a custom resource: one key of its Data)
+    resource = ResourceState("Thing", "Custom::Thing", "thing-1", attributes={"Echo": "x"})
+    # WHEN Fn::GetAtt reads it, THEN it resolves
+    assert provider.get_att(resource, "Echo") == "x"
+    # AND reading another fails with the reason CloudFormation gives for that kind of resource
+    with pytest.raises(ResolutionError) as failure:
+        provider.get_att(resource, "Missing")
+    assert str(failure.value) == reason

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from .events import CustomResourceEvent, RequestType, make_event
-from .intrinsics import ResolutionError
 from .lambda_runner import Invocation
 from .providers import (
     ProviderContext,
@@ -140,11 +139,11 @@ class CustomResourceProvider(ResourceProvider):
             physical_id=resource.physical_id,
         )
 
-    def get_att(self, resource: ResourceState, attribute: str) -> Any:
-        """A key of the response ``Data``."""
-        if attribute in resource.attributes:
-            return resource.attributes[attribute]
-        raise ResolutionError(
+    # ``get_att`` (the base's) reads a key of the response ``Data``, kept as the attributes.
+
+    def _no_attribute(self, resource: ResourceState, attribute: str) -> str:
+        """The response ``Data`` has no such key."""
+        return (
             f"CustomResource attribute error: Vendor response doesn't contain {attribute} key "
             f"in object {resource.logical_id} (physical id {resource.physical_id})"
         )

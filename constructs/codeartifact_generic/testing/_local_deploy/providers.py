@@ -180,10 +180,15 @@ class ResourceProvider:
         return resource.physical_id
 
     def get_att(self, resource: ResourceState, attribute: str) -> Any:
-        """``Fn::GetAtt``."""
+        """``Fn::GetAtt``: the resource's attribute, or ResolutionError with CloudFormation's
+        reason (:meth:`_no_attribute`)."""
         if attribute in resource.attributes:
             return resource.attributes[attribute]
-        raise ResolutionError(
+        raise ResolutionError(self._no_attribute(resource, attribute))
+
+    def _no_attribute(self, resource: ResourceState, attribute: str) -> str:
+        """What CloudFormation says when a template reads an attribute the resource lacks."""
+        return (
             f"Template error: resource {resource.logical_id} ({resource.type}) does not "
             f"support attribute {attribute}"
         )
