@@ -151,6 +151,11 @@ def package_ref(params: Params, *, publish: bool = False) -> PackageRef:
     return ref
 
 
+def _repository_named(params: Params) -> tuple[str, str | None, str]:
+    """The repository a request names: (domain, domain owner or None, repository)."""
+    return params["domain"], params.get("domainOwner"), params["repository"]
+
+
 def _tags(params: Params) -> dict[str, str]:
     return {tag["key"]: tag["value"] for tag in params.get("tags") or []}
 
@@ -213,9 +218,7 @@ def create_repository(store: Store, params: Params) -> Result:
     """CreateRepository."""
     with store.lock:
         repository = store.create_repository(
-            params["domain"],
-            params.get("domainOwner"),
-            params["repository"],
+            *_repository_named(params),
             description=params.get("description"),
             upstreams=[u["repositoryName"] for u in params.get("upstreams") or []],
             tags=_tags(params),
@@ -226,18 +229,14 @@ def create_repository(store: Store, params: Params) -> Result:
 def describe_repository(store: Store, params: Params) -> Result:
     """DescribeRepository."""
     with store.lock:
-        repository = store.get_repository(
-            params["domain"], params.get("domainOwner"), params["repository"]
-        )
+        repository = store.get_repository(*_repository_named(params))
         return {"repository": repository_description(repository)}
 
 
 def delete_repository(store: Store, params: Params) -> Result:
     """DeleteRepository."""
     with store.lock:
-        repository = store.delete_repository(
-            params["domain"], params.get("domainOwner"), params["repository"]
-        )
+        repository = store.delete_repository(*_repository_named(params))
         return {"repository": repository_description(repository)}
 
 
@@ -271,9 +270,7 @@ def list_packages(store: Store, params: Params) -> Result:
     """ListPackages (``namespace`` filters by prefix, as AWS documents)."""
     with store.lock:
         packages = store.list_packages(
-            params["domain"],
-            params.get("domainOwner"),
-            params["repository"],
+            *_repository_named(params),
             format=params.get("format"),
             namespace_prefix=params.get("namespace"),
             package_prefix=params.get("packagePrefix"),
