@@ -8,7 +8,9 @@ import string
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -272,3 +274,17 @@ class Assemblies:
         """The writer of the next assembly directory."""
         self.count += 1
         return AssemblyWriter(self.root / f"cdk.out.{self.count}", **options)
+
+
+_App = TypeVar("_App", bound=Assemblies)
+
+
+def app_fixture(cls: type[_App]) -> Any:
+    """A test module's ``app`` fixture (``app = app_fixture(App)``): ``cls`` writing its
+    assemblies under the test's ``tmp_path``, its handler journaling to ``journal_bucket``."""
+
+    @pytest.fixture(name="app")
+    def app(tmp_path: Path, journal_bucket: str) -> _App:
+        return cls(tmp_path, journal_bucket)
+
+    return app

@@ -24,6 +24,7 @@ from codeartifact_generic.testing._s3 import MotoS3Server
 from .kit import (
     Assemblies,
     AssemblyWriter,
+    app_fixture,
     bootstrap_parameter_and_rule,
     journal,
     summary,
@@ -142,9 +143,7 @@ class App(Assemblies):
         return writer.write()
 
 
-@pytest.fixture
-def app(tmp_path: Path, journal_bucket: str) -> App:
-    return App(tmp_path, journal_bucket)
+app = app_fixture(App)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from codeartifact_generic.testing._local_deploy.engine import LocalCloudFormatio
 from codeartifact_generic.testing._local_deploy.stack_update import DeploymentFailed
 from codeartifact_generic.testing._s3 import MotoS3Server
 
-from .kit import Assemblies, AssemblyWriter, bootstrap_parameter_and_rule
+from .kit import Assemblies, AssemblyWriter, app_fixture, bootstrap_parameter_and_rule
 
 #: The output name CDK generates for a weak reference to ``Thing.Echo``.
 ECHO_OUTPUT = "PublishOutputFnGetAttThingEcho1A2B3C4D"
@@ -100,9 +100,7 @@ class App(Assemblies):
         return writer.write()
 
 
-@pytest.fixture
-def app(tmp_path: Path, journal_bucket: str) -> App:
-    return App(tmp_path, journal_bucket)
+app = app_fixture(App)
 
 
 @pytest.fixture
