@@ -214,6 +214,7 @@ def _stream(pipe: IO[bytes], log: IO[str], echo: Callable[[str], None] | None) -
             echo(line)
 
 
+@dataclass(kw_only=True, eq=False)
 class LambdaRunner:
     """Invoke functions in subprocesses with the local endpoints wired in.
 
@@ -239,42 +240,28 @@ class LambdaRunner:
         extra_env: more variables for every invocation (they do not override reserved ones).
     """
 
-    def __init__(
-        self,
-        *,
-        work_dir: str | Path,
-        region: str,
-        account_id: str,
-        partition: str = "aws",
-        s3_endpoint: str | None = None,
-        codeartifact_endpoint: str | None = None,
-        cloudformation_endpoint: str | None = None,
-        events_endpoint: str | None = None,
-        lambda_endpoint: str | None = None,
-        ca_files: tuple[Path, ...] = (),
-        codeartifact_ca_bundle: Path | None = None,
-        echo: Callable[[str], None] | None = None,
-        kill_margin_seconds: float = 5.0,
-        init_timeout_seconds: float = 10.0,
-        python: str = sys.executable,
-        extra_env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.work_dir = Path(work_dir)
-        self.region = region
-        self.account_id = account_id
-        self.partition = partition
-        self.s3_endpoint = s3_endpoint
-        self.codeartifact_endpoint = codeartifact_endpoint
-        self.cloudformation_endpoint = cloudformation_endpoint
-        self.events_endpoint = events_endpoint
-        self.lambda_endpoint = lambda_endpoint
-        self.ca_files = tuple(ca_files)
-        self.codeartifact_ca_bundle = codeartifact_ca_bundle
-        self.echo = echo
-        self.kill_margin_seconds = kill_margin_seconds
-        self.init_timeout_seconds = init_timeout_seconds
-        self.python = python
-        self.extra_env = dict(extra_env or {})
+    work_dir: Path
+    region: str
+    account_id: str
+    partition: str = "aws"
+    s3_endpoint: str | None = None
+    codeartifact_endpoint: str | None = None
+    cloudformation_endpoint: str | None = None
+    events_endpoint: str | None = None
+    lambda_endpoint: str | None = None
+    ca_files: tuple[Path, ...] = ()
+    codeartifact_ca_bundle: Path | None = None
+    echo: Callable[[str], None] | None = None
+    kill_margin_seconds: float = 5.0
+    init_timeout_seconds: float = 10.0
+    python: str = sys.executable
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Own copies of what the caller may change afterwards."""
+        self.work_dir = Path(self.work_dir)
+        self.ca_files = tuple(self.ca_files)
+        self.extra_env = dict(self.extra_env)
 
     def function_arn(self, function_name: str) -> str:
         """``arn:aws:lambda:REGION:ACCOUNT:function:NAME``."""
