@@ -16,11 +16,10 @@ from .deadline import NO_DEADLINE, Deadline
 from .errors import client_error_code
 from .ports import StoredAsset, VersionState
 from .properties import VersionRequest
+from .streams import HashingBody
 
 if TYPE_CHECKING:
     from mypy_boto3_codeartifact import CodeArtifactClient
-
-    from .streams import HashingBody
 
 
 class StatusChangeRejected(Exception):
@@ -94,14 +93,17 @@ class CodeArtifactVersion:
     def publish(
         self, name: str, body: HashingBody | IO[bytes], sha256: str, *, unfinished: bool
     ) -> VersionState:
-        """Publish one asset; ``unfinished`` keeps the version Unfinished."""
+        """Publish one asset; ``unfinished`` keeps the version Unfinished.
+
+        A :class:`HashingBody` is sent a chunk per read (:class:`.streams.RequestBody`)."""
+        content = body.request_body() if isinstance(body, HashingBody) else body
 
         def call() -> VersionState:
             response = self._client.publish_package_version(
                 **self._package,
                 packageVersion=self._request.version,
                 assetName=name,
-                assetContent=body,  # type: ignore[arg-type]  # streamed, sized by __len__
+                assetContent=content,  # type: ignore[arg-type]  # streamed, sized by __len__
                 assetSHA256=sha256,
                 unfinished=unfinished,
             )

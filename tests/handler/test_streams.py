@@ -113,6 +113,46 @@ def test_a_closed_body_refuses_to_be_read_or_rewound() -> None:
         body.seek(0)
 
 
+def test_the_request_body_hands_out_whole_chunks_and_rewinds() -> None:
+    # GIVEN the request body botocore sends, read in urllib3's 128 KiB blocks
+    data = bytes(range(256)) * (2 * CHUNK_BYTES // 256 + 5)
+    body, sources = _body(data)
+    request = body.request_body()
+    assert len(request) == len(data)
+    request.read(16384)
+    request.seek(0)
+    # WHEN it is read to the end
+    reads = list(iter(lambda: request.read(128 * 1024), b""))
+    # THEN each read was a whole chunk (the last one shorter), every byte once, in order; the
+    # rewind re-opened the source and the body holds the hash
+    assert [len(r) for r in reads] == [CHUNK_BYTES, CHUNK_BYTES, len(data) - 2 * CHUNK_BYTES]
+    assert b"".join(reads) == data
+    assert request.tell() == len(data)
+    assert len(sources) == 2
+    assert body.sha256 == hashlib.sha256(data).hexdigest()
+    body.close()
+
+
+def test_the_request_body_goes_on_from_a_partly_read_chunk() -> None:
+    data = b"0123456789" * CHUNK_BYTES
+    body, _ = _body(data)
+    head = body.read(100)
+    assert body.request_body().read(16384) == data[100:CHUNK_BYTES]
+    assert head + data[100:CHUNK_BYTES] + _drain(body) == data
+    body.close()
+
+
+def test_a_closed_request_body_refuses_to_be_read() -> None:
+    body, _ = _body(b"z" * (3 * CHUNK_BYTES))
+    request = body.request_body()
+    request.read(16384)
+    body.close()
+    with pytest.raises(BodyClosed):
+        request.read(16384)
+    with pytest.raises(BodyClosed):
+        request.seek(0)
+
+
 class _Recorder(io.BytesIO):
     """A spool file that remembers how many bytes it ever held."""
 
