@@ -22,7 +22,7 @@ from codeartifact_generic.testing._demo import KitError, Preload
 from codeartifact_generic.testing._local_env import EndpointUnavailable, check_endpoints
 from scaffolding.cdk_cli import CDK_BIN, needs_cdk_cli
 
-from .up_output import wait_for_up
+from .up_output import stopped, wait_for_up
 
 #: Exposes no [testing] module to the command: ``sys.modules[name] = None`` makes importing it
 #: raise ModuleNotFoundError, as when the extra is not installed.
@@ -277,7 +277,7 @@ def test_up_deploys_prints_the_endpoints_and_serves_until_interrupted(tmp_path: 
     finally:
         # AND interrupts it
         process.send_signal(signal.SIGINT)
-        code = process.wait(30)
+        code = stopped(process, 30)
 
     # THEN the app was deployed there, S3 held the pre-loaded file, and up stopped cleanly
     assert any(name.startswith("app-data-") for name in buckets), buckets

@@ -20,7 +20,7 @@ import pytest
 
 from scaffolding.cdk_cli import CDK_BIN, REPO, needs_cdk_cli
 
-from .up_output import wait_for_up
+from .up_output import stopped, wait_for_up
 from .user_app import MODEL_PACKAGE, PRELOADED, downloaded_sha256s, write_app
 
 pytestmark = [pytest.mark.slow, needs_cdk_cli]
@@ -103,7 +103,7 @@ def test_a_users_app_deploys_offline_from_a_fresh_install(fresh_venv: Path, tmp_
         revision = codeartifact.describe_package_version(**coords)["packageVersion"]["revision"]
     finally:
         process.send_signal(signal.SIGINT)
-        code = process.wait(60)
+        code = stopped(process, 60)
 
     # THEN every asset downloads back with its SHA256: the BucketDeployment's object, the
     # pre-loaded one, the file, the data, and the directory zip (as listed)

@@ -45,3 +45,15 @@ def wait_for_up(process: subprocess.Popen[Any], log: Path, *, seconds: float) ->
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
     return UpOutput(log.read_text())
+
+
+def stopped(process: subprocess.Popen[Any], seconds: float) -> int:
+    """``process``'s exit code once it ended after a Ctrl-C; the test fails within ``seconds``
+    with its signal state (/proc: pending, blocked, ignored, caught) if it did not end."""
+    try:
+        return process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        process.kill()
+        signals = [line for line in status.splitlines() if line.startswith(("Sig", "Shd"))]
+        raise AssertionError(f"up did not stop {seconds} s after Ctrl-C: {signals}") from None

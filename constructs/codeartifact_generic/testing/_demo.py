@@ -293,6 +293,10 @@ def endpoints_help(
 def wait_for_interrupt(stop: threading.Event | None = None) -> None:
     """Block until Ctrl-C or SIGTERM (or ``stop`` is set)."""
     stop = stop or threading.Event()
+    # Ctrl-C must work even when the parent that started us ignored or blocked SIGINT (both
+    # are inherited across exec: a supervisor, a test runner's worker).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
@@ -301,6 +305,7 @@ def wait_for_interrupt(stop: threading.Event | None = None) -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_up(args: argparse.Namespace) -> int:
