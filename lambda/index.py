@@ -177,15 +177,14 @@ def _publish_declared(event: Event, invocation: Invocation, *, pacing: Pacing | 
     )
     if creating:
         resource = ResourceId(request.physical_id, _created_at(stack, logical_id))
-        operation_began = resource.resource_created
     else:
         resource = ResourceId.parse(str(event.get("PhysicalResourceId", "")))
-        operation_began = None
     physical_id = resource.with_identity(request.physical_id)
-    if not creating:
-        status = stack.status()
-        if is_rollback(status):
-            return _roll_back_to(event, invocation, request, physical_id)
+    if creating:
+        operation_began = resource.resource_created
+    elif is_rollback(stack.status()):
+        return _roll_back_to(event, invocation, request, physical_id)
+    else:
         operation_began = stack.operation_started_at()
 
     def cancelled() -> bool:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -313,9 +313,7 @@ def _publish_missing(
         # Only a Published target is reached by the last publish itself; Unlisted and Archived
         # are set afterwards, so the version is never visible as Published on the way.
         unfinished = not (final and request.status == Status.PUBLISHED)
-        if sending.pacing is None:
-            return _publish_one(plan, sending, unfinished, abandon)
-        with sending.pacing.publishing(size):
+        with sending.pacing.publishing(size) if sending.pacing else nullcontext():
             return _publish_one(plan, sending, unfinished, abandon)
 
     *middle, final = todo
