@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from codeartifact_generic.handler import contract
 from rich.console import Console
 from rich.table import Table
+
+from bench import long_report
+from bench.verdicts import Verdict, median
 
 GIB: Final = 1024**3
 MIB: Final = 1024**2
@@ -139,12 +140,6 @@ PARALLEL_VS_SERIAL_MAX: Final = 0.6
 #: and each asset in flight.
 HANDLER_BASE_MIB: Final = contract.HANDLER_BASE_MIB
 ASSET_IN_FLIGHT_MIB: Final = contract.ASSET_IN_FLIGHT_MIB
-
-
-def median(values: Iterable[float]) -> float | None:
-    """Median of the values, or None when there are none."""
-    found = list(values)
-    return statistics.median(found) if found else None
 
 
 def _ratio(top: float | None, bottom: float | None) -> float | None:
@@ -420,24 +415,6 @@ def summarize_versions(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """One target of the issue, and what this run measured against it."""
-
-    target: str
-    measured: str
-    passed: bool | None  # None: not measured in this run
-
-    @property
-    def word(self) -> str:
-        """PASS, MISS, or n/a."""
-        return "n/a" if self.passed is None else ("PASS" if self.passed else "MISS")
-
-    def as_json(self) -> dict[str, Any]:
-        """For results.json."""
-        return {"target": self.target, "measured": self.measured, "verdict": self.word}
-
-
 def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
     return "—" if value is None else f"{value:{spec}}{suffix}"
 
@@ -569,6 +546,7 @@ def evaluate_scale(
     loaded: Mapping[str, Any] | None,
     parallel: Mapping[str, Any] | None,
     many: Mapping[str, Any] | None,
+    long: Mapping[str, Any] | None = None,
 ) -> list[Verdict]:
     """PASS/MISS of each target of issue 13 this benchmark measures."""
     verdicts: list[Verdict] = []
@@ -672,6 +650,7 @@ def evaluate_scale(
                 bool(m["all_completed"]),
             )
         )
+    verdicts += long_report.verdicts(long)
     return verdicts
 
 
@@ -847,7 +826,8 @@ def _targets_table(console: Console, results: Mapping[str, Any]) -> None:
 
 
 def _scale_tables(console: Console, results: Mapping[str, Any]) -> None:
-    """Issue 13: competing CPU, a version's assets in parallel, many versions, the targets."""
+    """Issue 13: competing CPU, a version's assets in parallel, many versions, a version
+    longer than one invocation, the targets."""
     loaded = results.get("competing_cpu")
     if loaded:
         table = Table(
@@ -929,6 +909,7 @@ def _scale_tables(console: Console, results: Mapping[str, Any]) -> None:
                 ", ".join(str(t) for t in run["throttled_each"]),
             )
         console.print(table)
+    long_report.print_table(console, results.get("long_version"))
     if results.get("scale_targets"):
         targets = Table(title="Targets of issue 13")
         for column in ("target", "measured", "verdict"):
@@ -956,9 +937,10 @@ def print_tables(console: Console, results: Mapping[str, Any]) -> None:
 
 
 def write_chart(results: Mapping[str, Any], path: Path) -> None:
-    """A 4×2 PNG: wall times, peak RSS, CPU per GiB, synth scaling; then issue 13: a
+    """A 5×2 PNG: wall times, peak RSS, CPU per GiB, synth scaling; then issue 13: a
     version's assets in parallel (wall, RSS against the budget), the known-hash path beside a
-    competing CPU-bound process, and a stack of many versions deployed under the quota."""
+    competing CPU-bound process, a stack of many versions deployed under the quota, and the
+    invocations of a version longer than one."""
     import matplotlib  # noqa: PLC0415 - only needed for the chart
 
     matplotlib.use("Agg")
@@ -966,7 +948,7 @@ def write_chart(results: Mapping[str, Any], path: Path) -> None:
 
     sizes = results["sizes"]
     labels = [f"{s['size_mib']} MiB" for s in sizes]
-    fig, axes = plt.subplots(4, 2, figsize=(14, 20))
+    fig, axes = plt.subplots(5, 2, figsize=(14, 25))
     width = 0.8 / len(VARIANTS)
 
     def bars(ax: Any, key: str, variants: Sequence[str], title: str, unit: str) -> None:
@@ -1017,6 +999,8 @@ def write_chart(results: Mapping[str, Any], path: Path) -> None:
     _chart_parallel(axes[2][0], axes[2][1], results.get("parallel_assets"))
     _chart_load(axes[3][0], results.get("competing_cpu"))
     _chart_versions(axes[3][1], results.get("many_versions"))
+    long_report.chart(axes[4][0], results.get("long_version"))
+    axes[4][1].set_axis_off()
     fig.suptitle("cdk-codeartifact-generic data path vs AWS CLI v1 (moto + emulator, 127.0.0.1)")
     fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the suptitle
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -1194,7 +1178,8 @@ def markdown(results: Mapping[str, Any]) -> str:
 
 
 def _scale_markdown(results: Mapping[str, Any]) -> list[str]:
-    """Issue 13's tables: a version's assets in parallel, competing CPU, many versions."""
+    """Issue 13's tables: a version's assets in parallel, competing CPU, many versions, a
+    version longer than one invocation."""
     lines: list[str] = []
     parallel = results.get("parallel_assets")
     if parallel:
@@ -1267,6 +1252,7 @@ def _scale_markdown(results: Mapping[str, Any]) -> list[str]:
                 f"| {_fmt(_ratio(run['deploy_s'], m['serial_deploy_s']), '.2f', '×')} "
                 f"| {', '.join(str(t) for t in run['throttled_each'])} |"
             )
+    lines += long_report.markdown_lines(results.get("long_version"))
     scale = results.get("scale_targets") or []
     if scale:
         lines += [

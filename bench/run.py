@@ -49,7 +49,7 @@ import boto3
 from codeartifact_generic.handler import contract
 from rich.console import Console
 
-from bench import competing, many_versions, profiling, report
+from bench import competing, long_report, many_versions, profiling, report
 from bench.competing import CompetingCpu
 from bench.handler_run import (
     ACCOUNT,
@@ -85,6 +85,7 @@ INGEST_BODY_MIB: Final = 64
 _AWS_CLI: Final = str(Path(sys.executable).with_name("aws"))
 _SYNTH: Final = (sys.executable, "-m", "bench.synth_child")
 _MANY: Final = (sys.executable, "-m", "bench.many_versions")
+_LONG: Final = (sys.executable, "-m", "bench.long_version")
 #: Size and number of the assets of the one version published in parallel and one at a time.
 DEFAULT_SET_ASSETS: Final = 8
 DEFAULT_SET_ASSET_MIB: Final = 128
@@ -96,6 +97,15 @@ SERIAL_MEMORY_MB: Final = 128
 DEFAULT_LOAD_MIB: Final = 1024
 #: Versions in the stack deployed with the engine's parallelism and one at a time.
 DEFAULT_VERSIONS: Final = 100
+#: A version longer than one invocation: its assets, each this many MiB, and how it runs (a
+#: 12 s function against the construct's timeout; every publish slowed by 4 s; a minute of
+#: the local EventBridge lasting 3 s, so crhelper's 5-minute polls come every 15 s, after an
+#: invocation has surely ended, as on AWS).
+DEFAULT_LONG_ASSETS: Final = 8
+DEFAULT_LONG_ASSET_MIB: Final = 32
+LONG_TIMEOUT_S: Final = 12
+LONG_PUBLISH_DELAY_S: Final = 4.0
+LONG_MINUTE_S: Final = 3.0
 VERSIONS_MAX_PARALLEL: Final = many_versions.DEFAULT_MAX_PARALLEL
 
 
@@ -147,6 +157,7 @@ class Bench:
         self.asset_set_samples: list[dict[str, Any]] = []
         #: Deployments of a stack of many versions (see :meth:`deploy_versions`).
         self.versions_samples: list[dict[str, Any]] = []
+        self.long_samples: list[dict[str, Any]] = []
         self._competitor: dict[str, int] = {}
 
     # -- environment ---------------------------------------------------------------------------
@@ -655,6 +666,42 @@ class Bench:
         )
         return sample
 
+    def long_version(self, mode: str, assets: int, asset_mib: int, repeat: int) -> dict[str, Any]:
+        """Deploy one version of ``assets`` × ``asset_mib`` MiB in its own process
+        (``bench.long_version``), the function's timeout short (``polled``) or the construct's;
+        record the invocations it took and the deploy's wall time."""
+        log = self.logs / f"long-version-{mode}-r{repeat}.log"
+        timeout = LONG_TIMEOUT_S if mode == long_report.POLLED else 0
+        stats = run_process(
+            [
+                *(*_LONG, "--assets", str(assets), "--asset-mib", str(asset_mib)),
+                *("--timeout", str(timeout), "--publish-seconds", f"{LONG_PUBLISH_DELAY_S:g}"),
+                *("--minute-seconds", f"{LONG_MINUTE_S:g}"),
+            ],
+            log_path=log,
+            env=self._python_env(),
+            cwd=REPO_ROOT,
+        )
+        said = _last_json(log) or {}
+        problem = said.get("problem") if said else f"no result (exit code {stats.exit_code})"
+        sample: dict[str, Any] = {
+            **said,
+            "mode": mode,
+            "repeat": repeat,
+            "ok": stats.exit_code == 0 and not problem,
+            "problem": problem,
+            "process_wall_s": round(stats.wall_s, 3),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        }
+        self.long_samples.append(sample)
+        state = "ok" if sample["ok"] else f"[red]FAILED[/red] {problem}"
+        self.console.print(
+            f"  long version {assets} x {asset_mib} MiB r{repeat} {mode:<14} "
+            f"{sample.get('invocations')} invocations, deploy {sample.get('deploy_s') or 0:6.1f} s"
+            f"  {state}"
+        )
+        return sample
+
     def run_sizes(
         self,
         objects: Sequence[BenchObject],
@@ -666,12 +713,15 @@ class Bench:
         versions: tuple[Path, int] | None = None,
         rate: float = many_versions.DEFAULT_RATE,
         burst: float = many_versions.DEFAULT_BURST,
+        long: tuple[int, int] | None = None,
     ) -> None:
         """Every workload for every size, interleaved; the order rotates with each repeat.
         With ``ingest_mib``, each repeat also measures the emulator's ingest rate; with
         ``loaded``, the workloads of :meth:`run_loaded` on that object; with ``asset_set``, one
         version of those assets in parallel and one at a time; with ``versions`` (assembly,
-        count), that stack deployed with the engine's parallelism and one at a time."""
+        count), that stack deployed with the engine's parallelism and one at a time; with
+        ``long`` (assets, MiB each), that version with a short function timeout and with the
+        construct's."""
         for repeat in range(repeats):
             self.handler_startup(repeat)
             if ingest_mib > 0:
@@ -696,6 +746,10 @@ class Bench:
                 widths = [VERSIONS_MAX_PARALLEL, 1]
                 for width in widths[repeat % 2 :] + widths[: repeat % 2]:
                     self.deploy_versions(assembly, count, width, repeat, rate=rate, burst=burst)
+            if long is not None:
+                modes = list(long_report.MODES)
+                for mode in modes[repeat % 2 :] + modes[: repeat % 2]:
+                    self.long_version(mode, *long, repeat)
 
     def profile(self, obj: BenchObject, py_spy: str, out_dir: Path) -> dict[str, Any]:
         """One extra known-hash and unknown-hash invocation each, sampled by py-spy."""
@@ -927,6 +981,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="its token bucket, in calls (%(default)s: no burst, as the lifecycle test)",
     )
     parser.add_argument(
+        "--long-assets",
+        type=int,
+        default=DEFAULT_LONG_ASSETS,
+        help="assets of the version deployed with a short function timeout (crhelper's polls) "
+        "and with the construct's; 0 skips it (%(default)s)",
+    )
+    parser.add_argument(
+        "--long-asset-mib",
+        type=int,
+        default=DEFAULT_LONG_ASSET_MIB,
+        help="MiB of each of those assets (%(default)s)",
+    )
+    parser.add_argument(
         "--out", default=str(REPO_ROOT / "bench" / "results"), help="results directory"
     )
     parser.add_argument(
@@ -996,6 +1063,11 @@ def _failures(bench: Bench, synth_rows: Sequence[dict[str, Any]]) -> list[dict[s
         for s in bench.versions_samples
         if not s["ok"]
     ]
+    failures += [
+        {k: s.get(k) for k in ("mode", "repeat", "problem")}
+        for s in bench.long_samples
+        if not s["ok"]
+    ]
     return failures
 
 
@@ -1055,6 +1127,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 versions=versions,
                 rate=float(args.versions_rate),
                 burst=float(args.versions_burst),
+                long=(args.long_assets, args.long_asset_mib) if args.long_assets > 0 else None,
             )
             profile = _profile(bench, args, objects[-1]) if args.profile else None
             synth_rows = bench.run_synth(synth_counts, repeats) if synth_counts else []
@@ -1077,6 +1150,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         report.summarize_asset_set(bench.asset_set_samples) if bench.asset_set_samples else None
     )
     many = report.summarize_versions(bench.versions_samples) if bench.versions_samples else None
+    long = long_report.summarize(bench.long_samples) if bench.long_samples else None
     results: dict[str, Any] = {
         "meta": {
             "started": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(),
@@ -1087,6 +1161,8 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "set_assets": int(args.set_assets),
             "set_asset_mib": int(args.set_asset_mib),
             "versions": int(args.versions),
+            "long_assets": int(args.long_assets),
+            "long_asset_mib": int(args.long_asset_mib),
             "synth_counts": synth_counts,
             "git_head": _git_head(),
             "uncommitted": _uncommitted(),
@@ -1107,6 +1183,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "required_load_metrics": list(report.REQUIRED_LOAD_METRICS),
         "required_parallel_metrics": list(report.REQUIRED_PARALLEL_METRICS),
         "required_versions_metrics": list(report.REQUIRED_VERSIONS_METRICS),
+        "required_long_metrics": list(long_report.REQUIRED_METRICS),
         "sizes": size_summaries,
         "handler_startup": report.summarize_startup(samples),
         # The ceiling every publishing workload runs under (None: not measured).
@@ -1119,12 +1196,13 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "competing_cpu": loaded,
         "parallel_assets": parallel,
         "many_versions": many,
+        "long_version": long,
         "profile": profile,
         "samples": samples,
     }
     results["targets"] = [v.as_json() for v in report.evaluate(size_summaries, synth)]
     results["scale_targets"] = [
-        v.as_json() for v in report.evaluate_scale(size_summaries, loaded, parallel, many)
+        v.as_json() for v in report.evaluate_scale(size_summaries, loaded, parallel, many, long)
     ]
     results["failures"] = _failures(bench, synth_rows)
     return results

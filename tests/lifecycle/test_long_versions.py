@@ -33,7 +33,9 @@ FUNCTION_TIMEOUT_SECONDS = 12
 PUBLISH_SECONDS = 2.5
 
 
-def _synth(outdir: Path, files: dict[str, Path]) -> Path:
+def synth(outdir: Path, files: dict[str, Path], timeout_seconds: int | None) -> Path:
+    """The app: a repository stack, then ``LongPackages`` with one version of ``files``; its
+    function's timeout set to ``timeout_seconds`` (None: the construct's own)."""
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     _, packages = repository_then_packages(app, "Long", DOMAIN, REPOSITORY)
     GenericPackageVersion(
@@ -48,19 +50,20 @@ def _synth(outdir: Path, files: dict[str, Path]) -> Path:
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )
     app.synth()
-    _shorten_function_timeout(outdir / "LongPackages.template.json")
+    if timeout_seconds is not None:
+        _set_function_timeout(outdir / "LongPackages.template.json", timeout_seconds)
     return outdir
 
 
-def _shorten_function_timeout(template_path: Path) -> None:
+def _set_function_timeout(template_path: Path, seconds: int) -> None:
     template = json.loads(template_path.read_text())
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert len(functions) == 1
-    functions[0]["Properties"]["Timeout"] = FUNCTION_TIMEOUT_SECONDS
+    functions[0]["Properties"]["Timeout"] = seconds
     template_path.write_text(json.dumps(template))
 
 
-def _coordinates() -> dict[str, Any]:
+def coordinates() -> dict[str, Any]:
     return {
         "domain": DOMAIN,
         "repository": REPOSITORY,
@@ -96,26 +99,41 @@ def cfn(env: LocalEnvironment, tmp_path: Path) -> Iterator[LocalCloudFormation]:
         engine.close()
 
 
-def _deploy(cfn: LocalCloudFormation, env: LocalEnvironment, outdir: Path) -> None:
+def deploy_repository(cfn: LocalCloudFormation, outdir: Path) -> None:
+    """Deploy the domain and repository stack."""
     cfn.deploy(outdir, ["LongRepo"], exclusively=True)
+
+
+def deploy_version(
+    cfn: LocalCloudFormation,
+    env: LocalEnvironment,
+    outdir: Path,
+    publish_seconds: float = PUBLISH_SECONDS,
+) -> None:
+    """Slow every publish by ``publish_seconds``, then deploy the version's stack."""
     env.codeartifact.faults.next(
-        "PublishPackageVersion", "slow", times=None, seconds=PUBLISH_SECONDS
+        "PublishPackageVersion", "slow", times=None, seconds=publish_seconds
     )
     cfn.deploy(outdir, ["LongPackages"], exclusively=True)
+
+
+def _deploy(cfn: LocalCloudFormation, env: LocalEnvironment, outdir: Path) -> None:
+    deploy_repository(cfn, outdir)
+    deploy_version(cfn, env, outdir)
 
 
 def test_a_version_longer_than_one_invocation_is_published_across_polls(
     env: LocalEnvironment, cfn: LocalCloudFormation, files: dict[str, Path], tmp_path: Path
 ) -> None:
     # GIVEN three 64 MiB assets that cannot be published in one 12 s invocation
-    outdir = _synth(tmp_path / "out", files)
+    outdir = synth(tmp_path / "out", files, FUNCTION_TIMEOUT_SECONDS)
     # WHEN the stack is deployed
     _deploy(cfn, env, outdir)
     # THEN the version is Published with exactly the three files' bytes
     client = cfn.codeartifact_client()
-    described = client.describe_package_version(**_coordinates())["packageVersion"]
+    described = client.describe_package_version(**coordinates())["packageVersion"]
     assert described["status"] == "Published"
-    listed = client.list_package_version_assets(**_coordinates())["assets"]
+    listed = client.list_package_version_assets(**coordinates())["assets"]
     assert {a["name"]: a["hashes"]["SHA-256"] for a in listed} == {
         name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in files.items()
     }
@@ -137,7 +155,7 @@ def test_a_poll_that_fails_fails_the_deployment_and_leaves_nothing(
     env: LocalEnvironment, cfn: LocalCloudFormation, files: dict[str, Path], tmp_path: Path
 ) -> None:
     # GIVEN the same version, and CodeArtifact refusing its final asset (sent by a poll)
-    outdir = _synth(tmp_path / "out", files)
+    outdir = synth(tmp_path / "out", files, FUNCTION_TIMEOUT_SECONDS)
     env.codeartifact.faults.next(
         "PublishPackageVersion", "quota", times=None, match={"assetName": "c.bin"}
     )
@@ -149,7 +167,7 @@ def test_a_poll_that_fails_fails_the_deployment_and_leaves_nothing(
     assert "c.bin" in str(failure.value)
     client = cfn.codeartifact_client()
     versions = client.list_package_versions(
-        **{k: v for k, v in _coordinates().items() if k != "packageVersion"}
+        **{k: v for k, v in coordinates().items() if k != "packageVersion"}
     )["versions"]
     assert versions == []
     assert cfn.rules.rules() == {}
