@@ -1253,6 +1253,9 @@ def _scale_markdown(results: Mapping[str, Any]) -> list[str]:
                 f"| {', '.join(str(t) for t in run['throttled_each'])} |"
             )
     lines += long_report.markdown_lines(results.get("long_version"))
+    bounds = _bounds_sentence(results)
+    if bounds:
+        lines += ["", bounds]
     scale = results.get("scale_targets") or []
     if scale:
         lines += [
@@ -1266,6 +1269,42 @@ def _scale_markdown(results: Mapping[str, Any]) -> list[str]:
             + ".",
         ]
     return lines
+
+
+def _bounds_sentence(results: Mapping[str, Any]) -> str:
+    """What this machine allows at the largest size, from the run's own CPU accounting: no
+    overlap of the known-hash path beats the CPU it and the servers used over the cores; the
+    unknown-hash path cannot start publishing before the GET ends (the SHA256 precedes the
+    body), so a plain GET plus a plain publish bound it."""
+    sizes = results.get("sizes") or []
+    if not sizes:
+        return ""
+    size = sizes[-1]
+    runs, m = size["runs"], size["metrics"]
+    known, unknown = runs.get(KNOWN), runs.get(UNKNOWN)
+    baseline, cpus = m["baseline_wall_s"], results["meta"].get("cpus")
+    parts = []
+    if known and baseline and cpus:
+        used = known["cpu_s"] + sum(v or 0.0 for v in known["service_cpu_s"].values())
+        parts.append(
+            f"the known-hash handler and the servers used {used:.2f} CPU-seconds per run on "
+            f"{cpus} cores, so no overlap could take less than {used / cpus:.2f} s "
+            f"({used / cpus / baseline:.2f}× the CLI flow)"
+        )
+    floor = _sum(m["floor_get_wall_s"], m["floor_publish_wall_s"])
+    if unknown and known and baseline and floor:
+        parts.append(
+            f"the unknown-hash path cannot publish before its GET ends (the SHA256 goes in the "
+            f"request, before the body), so a plain GET plus a plain publish, {floor:.2f} s "
+            f"({floor / baseline:.2f}× the CLI flow), bound it; beyond that it spends "
+            f"{unknown['sys_s']:.2f} s in the kernel against the known path's "
+            f"{known['sys_s']:.2f} s, writing the object into /tmp"
+        )
+    if not parts:
+        return ""
+    return f"What bounds the wall times at {size['size_mib']} MiB on this machine: " + (
+        "; ".join(parts) + "."
+    )
 
 
 def _ingest_sentence(results: Mapping[str, Any]) -> str:
