@@ -31,7 +31,7 @@ from .contract import ResourceId
 from .errors import reason_for
 from .log import LOGGER, log_line
 from .pacing import Pacing
-from .ports import VersionState
+from .ports import ObjectInfo, VersionState
 from .properties import InvalidProperties, VersionRequest, parse_request
 from .publishing import PublishPaused, PublishResult, publish
 from .removal import discard_created_since, owned_by, remove
@@ -80,6 +80,9 @@ _S3_CONFIG = Config(
 _PARALLEL_ASSETS = contract.parallel_assets(
     int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"))
 )
+# What the routing's HEADs told of this invocation's objects, reused by its publish: one HEAD
+# per object. Emptied as each invocation begins.
+_HEADS_FROM_ROUTING: dict[str, ObjectInfo] = {}
 # botocore >= 1.36 validates S3 checksums by default; the handler checks SHA256 itself, so
 # that would hash every byte twice. An older runtime botocore (TypeError) validates nothing.
 with contextlib.suppress(TypeError):
@@ -92,6 +95,7 @@ def handler(event: Event, context: Any) -> None:
     A version that may outlast one invocation goes through ``long_helper`` (crhelper's
     polling), every other request through ``helper`` (one invocation, no polling delay).
     """
+    _HEADS_FROM_ROUTING.clear()
     if is_poll(event) or _may_outlast_one_invocation(event, context):
         long_responder(event, context)
     else:
@@ -196,7 +200,7 @@ def _publish_declared(event: Event, invocation: Invocation, *, pacing: Pacing | 
 
     result = publish(
         request,
-        S3ObjectSource(_s3(), deadline),
+        S3ObjectSource(_s3(), deadline, seen=_HEADS_FROM_ROUTING),
         _store(request, invocation),
         deadline=deadline,
         cancelled=cancelled,
@@ -228,6 +232,7 @@ def _may_outlast_one_invocation(event: Event, context: Any) -> bool:
             spec.size if spec.size is not None else source.head(spec).size
             for spec in request.assets
         )
+        _HEADS_FROM_ROUTING.update(source.heads)
     except Exception as error:
         log_line("size_unknown", reason=reason_for(error))
         return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -30,25 +31,47 @@ _MULTIPART_ETAG = re.compile(r"-\d+\"?$")
 
 
 class S3ObjectSource:
-    """The :class:`.ports.ObjectSource` of S3; errors become reasons that name the asset."""
+    """The :class:`.ports.ObjectSource` of S3; errors become reasons that name the asset.
 
-    def __init__(self, client: S3Client, deadline: Deadline = NO_DEADLINE) -> None:
+    Each object is HEADed once per source: ``seen`` (what an earlier source of the same
+    invocation learnt, see :attr:`heads`) and every HEAD made are reused; the GET's
+    ``If-Match`` still fails if the object changed since.
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        deadline: Deadline = NO_DEADLINE,
+        *,
+        seen: Mapping[str, ObjectInfo] | None = None,
+    ) -> None:
         self._client = client
         self._deadline = deadline
+        self._heads: dict[str, ObjectInfo] = dict(seen or {})
+
+    @property
+    def heads(self) -> dict[str, ObjectInfo]:
+        """What this source's HEADs told, by asset location (a copy)."""
+        return dict(self._heads)
 
     def head(self, asset: AssetSpec) -> ObjectInfo:
         """Size, ETag and any stored full-object SHA256 of ``asset``'s object."""
+        known = self._heads.get(asset.location)
+        if known is not None:
+            return known
         try:
             head = self._deadline.run(
                 lambda: self._client.head_object(**self._address(asset), ChecksumMode="ENABLED")
             )
         except ClientError as error:
             raise _failure(asset, error) from None
-        return ObjectInfo(
+        info = ObjectInfo(
             size=int(head["ContentLength"]),
             etag=str(head["ETag"]),
             stored_sha256=_full_object_sha256(head),
         )
+        self._heads[asset.location] = info
+        return info
 
     def open(self, asset: AssetSpec, info: ObjectInfo) -> Readable:
         """Stream the object's bytes; fails if it no longer is the object ``info`` describes."""
