@@ -165,9 +165,9 @@ def chart(ax: Any, long: Mapping[str, Any] | None) -> None:
         color=["C7", "C2"],
     )
     for bar, run in zip(bars, runs, strict=True):
-        deploy = run["deploy_s"]
+        deploy, count = run["deploy_s"], run["invocations"] or 0
         ax.annotate(
-            f"{run['invocations'] or 0:.0f} invocations\n"
+            f"{count:.0f} invocation{'' if count == 1 else 's'}\n"
             + ("—" if deploy is None else f"{deploy:.1f} s"),
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
@@ -179,3 +179,5 @@ def chart(ax: Any, long: Mapping[str, Any] | None) -> None:
         f"handler invocations (median); deploy wall with a minute = {long['minute_s']:g} s"
     )
     ax.set_ylabel("invocations")
+    ax.set_ylim(0, max(r["invocations"] or 0 for r in runs) * 1.25 + 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
