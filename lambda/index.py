@@ -31,6 +31,7 @@ from .contract import ResourceId
 from .errors import reason_for
 from .log import LOGGER, log_line
 from .pacing import Pacing
+from .polling import still_polled
 from .ports import ObjectInfo, VersionState
 from .properties import InvalidProperties, VersionRequest, parse_request
 from .publishing import PublishPaused, PublishResult, publish
@@ -42,6 +43,7 @@ from .stack_status import GIVEN_UP, StackView, is_rollback
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_codeartifact import CodeArtifactClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
 
 # sleep_on_delete=0: crhelper would otherwise idle up to two minutes on every Delete.
@@ -71,6 +73,7 @@ _CODEARTIFACT_CONFIG = Config(
 _CLOUDFORMATION_CONFIG = Config(
     retries={"mode": "adaptive", "total_max_attempts": 8}, connect_timeout=5
 )
+_EVENTS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=5)
 _S3_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": min(_ATTEMPTS, 9)},
     connect_timeout=10,
@@ -110,6 +113,11 @@ def _codeartifact() -> CodeArtifactClient:
 @functools.cache
 def _cloudformation() -> CloudFormationClient:
     return boto3.client("cloudformation", config=_CLOUDFORMATION_CONFIG)
+
+
+@functools.cache
+def _events() -> EventBridgeClient:
+    return boto3.client("events", config=_EVENTS_CONFIG)
 
 
 @functools.cache
@@ -154,12 +162,29 @@ def start_publishing(event: Event, invocation: Invocation) -> Answer:
 @long_responder.operation
 def continue_publishing(event: Event, invocation: Invocation) -> Answer | None:
     """A poll: carry on from what CodeArtifact holds (no asset is sent twice); the answer once
-    the version is complete, None while assets are left (crhelper polls again)."""
+    the version is complete, None while assets are left (crhelper polls again).
+
+    A poll delivered after the request was answered (or whose twin answered while it ran)
+    does nothing and answers nothing: see :mod:`.polling`."""
+    if not _still_polled(event, invocation):
+        return None
     pacing = Pacing(invocation.deadline, within_seconds=contract.POLL_WORK_SECONDS)
     try:
-        return _publish_declared(event, invocation, pacing=pacing)
+        answer = _publish_declared(event, invocation, pacing=pacing)
     except PublishPaused:
         return None
+    except Exception:
+        if not _still_polled(event, invocation):
+            return None  # another delivery of this poll answered; its answer stands
+        raise
+    return answer if _still_polled(event, invocation) else None
+
+
+def _still_polled(event: Event, invocation: Invocation) -> bool:
+    if still_polled(_events(), event, invocation.deadline):
+        return True
+    log_line("poll_already_answered", request=event.get("RequestId"))
+    return False
 
 
 def _publish_declared(event: Event, invocation: Invocation, *, pacing: Pacing | None) -> Answer:

@@ -62,6 +62,8 @@ REQUEST_TYPES: Final = ("Create", "Update", "Delete")
 #: The key crhelper adds to the event it schedules for each poll (``crhelper/resource_helper.py``,
 #: ``_setup_polling``); pinned in ``tests/handler/test_responder.py``.
 CRHELPER_POLL_KEY: Final = "CrHelperPoll"
+#: ... and the key that holds the ARN of the rule that schedules the polls (same place).
+CRHELPER_RULE_KEY: Final = "CrHelperRule"
 #: Seconds before the Lambda timeout at which the adapter stops waiting for the operation
 #: and answers (the PUT of the answer must fit in them).
 ANSWER_SECONDS: Final = 1.0

@@ -21,9 +21,10 @@ Least privilege (each line is asserted by ``tests/static/test_least_privilege.py
   rule) and whether a running Create was cancelled.
 - crhelper's polling, for a version that may outlast one invocation: ``events:PutRule``,
   ``PutTargets``, ``RemoveTargets`` and ``DeleteRule`` on the rules named after the stack's
-  version resources (``…:rule/<logical id>*``), ``lambda:AddPermission`` and
-  ``RemovePermission`` on the function itself (a policy of its own, which every version
-  resource waits for).
+  version resources (``…:rule/<logical id>*``), and ``ListTargetsByRule`` there (a poll
+  delivered again after the answer sees its rule gone and does nothing);
+  ``lambda:AddPermission`` and ``RemovePermission`` on the function itself (a policy of its
+  own, which every version resource waits for).
 - Logs: its own log group (explicit, with a retention) instead of the
   ``AWSLambdaBasicExecutionRole`` managed policy, whose ``logs:*`` actions apply to ``*``.
 - No KMS permission for a domain encrypted with a customer managed key: CodeArtifact encrypts
@@ -115,6 +116,8 @@ POLLING_RULE_ACTIONS: Final = (
     "events:PutTargets",
     "events:RemoveTargets",
     "events:DeleteRule",
+    # Not crhelper's: a poll reads whether its rule still has its target (lambda/polling.py).
+    "events:ListTargetsByRule",
 )
 #: ... and with the function's own resource policy (EventBridge may invoke it for that rule).
 POLLING_PERMISSION_ACTIONS: Final = ("lambda:AddPermission", "lambda:RemovePermission")

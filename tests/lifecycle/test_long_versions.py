@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,76 @@ def test_a_poll_that_fails_fails_the_deployment_and_leaves_nothing(
     )["versions"]
     assert versions == []
     assert cfn.rules.rules() == {}
+
+
+def _published_with(cfn: LocalCloudFormation, files: dict[str, Path]) -> bool:
+    client = cfn.codeartifact_client()
+    described = client.describe_package_version(**coordinates())["packageVersion"]
+    listed = client.list_package_version_assets(**coordinates())["assets"]
+    return described["status"] == "Published" and {
+        a["name"]: a["hashes"]["SHA-256"] for a in listed
+    } == {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in files.items()}
+
+
+def test_a_poll_delivered_again_after_the_answer_does_nothing(
+    env: LocalEnvironment, cfn: LocalCloudFormation, files: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN the version published across polls, the stack complete
+    outdir = synth(tmp_path / "out", files, FUNCTION_TIMEOUT_SECONDS)
+    _deploy(cfn, env, outdir)
+    scheduler = cfn.rule_scheduler
+    assert scheduler is not None
+    last_poll = [d for d in scheduler.deliveries if d.invoked][-1].firing
+    calls_before = len(env.codeartifact.faults.calls)
+    # WHEN Lambda's asynchronous queue delivers the last poll's event once more
+    invocation: Any = scheduler.deliver_again(last_poll)
+    # THEN the handler finds crhelper's rule gone and does nothing: no call to CodeArtifact,
+    # no answer (crhelper alone would PUT FAILED: its RemoveTargets of the gone rule raises),
+    # no rule put again
+    assert invocation.error is None, invocation.log_path.read_text()
+    assert cfn.response_server().ignored_puts == []
+    assert env.codeartifact.faults.calls[calls_before:] == []
+    assert "poll_already_answered" in invocation.log_path.read_text()
+    assert cfn.rules.rules() == {}
+    assert _published_with(cfn, files)
+
+
+def test_a_poll_delivered_twice_at_once_answers_once(
+    env: LocalEnvironment, cfn: LocalCloudFormation, files: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN the final asset's publish held once CodeArtifact committed it, in a poll
+    outdir = synth(tmp_path / "out", files, FUNCTION_TIMEOUT_SECONDS)
+    deploy_repository(cfn, outdir)
+    final = env.codeartifact.faults.next(
+        "PublishPackageVersion", "hold", phase="after", match={"assetName": "c.bin"}
+    )
+    with ThreadPoolExecutor(2) as pool:
+        deploying = pool.submit(deploy_version, cfn, env, outdir)
+        assert final.reached.wait(120), "the final asset was never published"
+        scheduler = cfn.rule_scheduler
+        assert scheduler is not None, "the final asset was not published by a poll"
+        poll = [d for d in scheduler.deliveries if d.invoked][-1].firing
+        assert poll.request_id is not None and scheduler.running_for(poll.request_id)
+        # WHEN Lambda delivers that poll's event a second time meanwhile, and the twin gets as
+        # far as reading the version (still polled then)
+        survey = env.codeartifact.faults.next("DescribePackageVersion", "hold")
+        twin = pool.submit(scheduler.deliver_again, poll)
+        assert survey.reached.wait(60), "the second delivery never read the version"
+        # AND the first delivery goes on and answers, then the twin goes on
+        final.release()
+        deploying.result(timeout=120)
+        survey.release()
+        invocation: Any = twin.result(timeout=60)
+    # THEN the stack completed with the first answer, and the twin, finding the request
+    # answered, sent none (crhelper alone would have PUT FAILED after it)
+    stack = cfn.stack("LongPackages")
+    assert stack is not None and stack.status == "CREATE_COMPLETE"
+    assert cfn.response_server().ignored_puts == []
+    assert "poll_already_answered" in invocation.log_path.read_text()
+    assert cfn.rules.rules() == {}
+    # AND the version holds exactly the files, each sent once
+    assert _published_with(cfn, files)
+    sent = [
+        c.params["assetName"] for c in env.codeartifact.faults.calls_to("PublishPackageVersion")
+    ]
+    assert sorted(sent) == sorted(NAMES)

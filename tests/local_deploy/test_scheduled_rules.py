@@ -169,6 +169,25 @@ def test_targets_and_rule_deletion(events: Any, store: RuleStore) -> None:
     )
 
 
+def test_list_targets_by_rule_answers_the_targets_as_put(events: Any) -> None:
+    # GIVEN a rule with crhelper's one target
+    target = {"Id": "1", "Arn": FUNCTION_ARN, "Input": json.dumps({"RequestId": "r-1"})}
+    events.put_rule(Name="Poll", ScheduleExpression="rate(5 minutes)")
+    events.put_targets(Rule="Poll", Targets=[target])
+    # WHEN its targets are listed THEN they are the target put
+    assert events.list_targets_by_rule(Rule="Poll")["Targets"] == [target]
+    # WHEN the target is removed THEN the rule has none
+    events.remove_targets(Rule="Poll", Ids=["1"])
+    assert events.list_targets_by_rule(Rule="Poll")["Targets"] == []
+    # WHEN the rule is deleted THEN listing its targets is ResourceNotFoundException
+    events.delete_rule(Name="Poll")
+    assert error_of(lambda: events.list_targets_by_rule(Rule="Poll")) == (
+        "ResourceNotFoundException",
+        "Rule Poll does not exist on EventBus default.",
+        400,
+    )
+
+
 def test_add_and_remove_permission(lambda_: Any, store: RuleStore) -> None:
     # WHEN EventBridge is allowed to invoke the function for a rule
     answer = lambda_.add_permission(
@@ -391,6 +410,27 @@ def test_a_target_is_not_invoked_again_while_its_invocation_runs() -> None:
         # WHEN stopped THEN it waits for the invocation it started
         scheduler.stop()
     assert not scheduler.running_for("r")
+
+
+def test_a_firing_can_be_delivered_again_as_lambdas_queue_may() -> None:
+    # GIVEN a permitted rule that has fired once
+    store = RuleStore(ACCOUNT, REGION, minute_seconds=0.05)
+    invocations = Invocations()
+    _poll_every_minute(store)
+    _allow(store, "Poll", statement_id="poll")
+    scheduler = RuleScheduler(store, invocations, tick_seconds=0.01).start()
+    try:
+        assert invocations.wait_for(1)
+    finally:
+        scheduler.stop()
+    first = invocations.firings[0]
+    delivered = len(scheduler.deliveries)
+    # WHEN the test delivers that firing again (the schedule stopped)
+    scheduler.deliver_again(first)
+    # THEN the function got the same event once more, recorded as delivered again
+    assert invocations.firings[-1] is first
+    (again,) = scheduler.deliveries[delivered:]
+    assert (again.firing, again.invoked, again.reason) == (first, True, "delivered again")
 
 
 # ---------------------------------------------------------------------- end to end

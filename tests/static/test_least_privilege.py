@@ -51,6 +51,7 @@ POLLING_RULE_ACTIONS = {
     "events:PutTargets",
     "events:RemoveTargets",
     "events:DeleteRule",
+    "events:ListTargetsByRule",
 }
 POLLING_PERMISSION_ACTIONS = {"lambda:AddPermission", "lambda:RemovePermission"}
 ALLOWED_ACTIONS = (

@@ -46,7 +46,7 @@ from .custom_resources import CustomResourceProvider, is_custom_resource
 from .deletion import delete_resource, kept_when_deleted
 from .events import make_stack_id
 from .intrinsics import ResolutionError, topological_order
-from .lambda_runner import LambdaRunner
+from .lambda_runner import Invocation, LambdaRunner
 from .progress import Reporter
 from .providers import (
     ProviderContext,
@@ -334,7 +334,7 @@ class LocalCloudFormation:
         scheduler = self._rule_scheduler
         return scheduler is not None and scheduler.awaits(request_id)
 
-    def _invoke_scheduled(self, firing: Firing) -> None:
+    def _invoke_scheduled(self, firing: Firing) -> Invocation | None:
         """Run the function a rule targets with the rule's event (EventBridge's invocation)."""
         name = firing.function_name or ""
         record = self.find_function(name)
@@ -342,7 +342,7 @@ class LocalCloudFormation:
             self.reporter.warn(
                 f"EventBridge rule {firing.rule_name}: function {name} not found, not invoked"
             )
-            return
+            return None
         invocation = self.lambda_runner().invoke(
             lambda_function_from_state(record), firing.event, log_path=self._scheduled_log(firing)
         )
@@ -351,6 +351,7 @@ class LocalCloudFormation:
                 f"EventBridge rule {firing.rule_name} invoked {name}: {invocation.error} "
                 f"(log: {invocation.log_path})"
             )
+        return invocation
 
     def _scheduled_log(self, firing: Firing) -> Path:
         """Next to the custom resource's other logs when the event is a custom resource

@@ -174,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         path = self.path.split("?", 1)[0]
         pending = self.server.owner.lookup(path)
+        if pending is None or pending.received:
+            self.server.owner.ignore_put(path)
         if pending is None:
             self._reply(403, b"<Error><Code>AccessDenied</Code></Error>")
             return
@@ -237,6 +239,7 @@ class ResponseServer(BackgroundServer):
         self._ca_dir = Path(ca_dir) if ca_dir is not None else None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._pending: dict[str, PendingResponse] = {}
+        self._ignored_puts: list[str] = []
         self._lock = threading.Lock()
         self._ca_file: Path | None = None
 
@@ -289,6 +292,18 @@ class ResponseServer(BackgroundServer):
         """The pending response registered at ``path``, if still open."""
         with self._lock:
             return self._pending.get(path)
+
+    @property
+    def ignored_puts(self) -> list[str]:
+        """Paths of the answers that counted for nothing: a second PUT to a ResponseURL, or a
+        PUT after it was closed (an answer after the operation ended)."""
+        with self._lock:
+            return list(self._ignored_puts)
+
+    def ignore_put(self, path: str) -> None:
+        """Record a PUT that counts for nothing."""
+        with self._lock:
+            self._ignored_puts.append(path)
 
     def _release(self, path: str) -> None:
         with self._lock:

@@ -24,7 +24,8 @@ This module emulates exactly that much:
 
   - EventBridge, JSON 1.1 protocol (``POST /`` with ``X-Amz-Target: AWSEvents.<Operation>``):
     ``PutRule`` → ``{"RuleArn"}``; ``PutTargets``/``RemoveTargets`` →
-    ``{"FailedEntryCount", "FailedEntries"}``; ``DeleteRule`` → ``{}``. Errors: HTTP 400
+    ``{"FailedEntryCount", "FailedEntries"}``; ``DeleteRule`` → ``{}``;
+    ``ListTargetsByRule`` → ``{"Targets"}`` (one page: a rule has at most 5). Errors: HTTP 400
     with ``{"__type": code, "message": text}``.
   - Lambda, REST-JSON: ``AddPermission`` (``POST /2015-03-31/functions/{FunctionName}/policy``
     → 201 ``{"Statement": "<statement JSON>"}``), ``RemovePermission``
@@ -58,6 +59,8 @@ Behaviour, with its source:
   associated with the rule"); at most 5 targets a rule (API reference note) — a target beyond
   that is a failed entry (``LimitExceededException``). ``RemoveTargets`` of an unknown ``Id``
   does nothing.
+* ``ListTargetsByRule`` of an unknown rule: ``ResourceNotFoundException`` "Rule <name> does
+  not exist on EventBus default." (as ``PutTargets``); the targets as they were put.
 * ``DeleteRule``: "Before you can delete the rule, you must remove all targets, using
   RemoveTargets" (``DeleteRule`` in the API reference,
   https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DeleteRule.html); the service
@@ -101,6 +104,12 @@ Departures (local emulation only):
   does not fire at a target whose previous invocation still runs (that period is skipped).
   With time compressed, overlaps would be artifacts of the compression, and one at a time keeps
   the emulation deterministic.
+* Lambda's asynchronous queue "is eventually consistent": a function may "receive the same
+  event from Lambda multiple times" even without an error (Lambda developer guide, "How Lambda
+  handles errors and retries with asynchronous invocation",
+  https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html). The
+  scheduler delivers each firing once; :meth:`RuleScheduler.deliver_again` lets a test force
+  a duplicate, at the moment it chooses (after the answer, or beside the first delivery).
 * Only ``rate(...)`` schedules fire; event patterns are stored but no event ever matches; the
   default event bus only; ``InputPath``/``InputTransformer`` are stored, not applied (the event
   is the scheduled event); targets other than Lambda functions are recorded as not delivered;
@@ -410,6 +419,12 @@ class RuleStore:
                 rule.targets.pop(target_id, None)
         return []
 
+    def list_targets(self, rule_name: str) -> list[dict[str, Any]]:
+        """The targets of a rule, as they were put (copies)."""
+        with self._lock:
+            rule = self._existing_rule(rule_name)
+            return [dict(target) for target in rule.targets.values()]
+
     def delete_rule(self, name: str) -> None:
         """Delete a rule without targets (an absent rule is fine)."""
         with self._lock:
@@ -647,10 +662,12 @@ def answer_events(store: RuleStore, operation: str, body: Mapping[str, Any]) -> 
     if operation == "DeleteRule":
         store.delete_rule(_rule_name(body.get("Name"), "name"))
         return {}
+    if operation == "ListTargetsByRule":
+        return {"Targets": store.list_targets(_rule_name(body.get("Rule"), "rule"))}
     raise ApiError(
         "UnknownOperationException",
         f"The local EventBridge does not emulate {operation} "
-        "(only PutRule, PutTargets, RemoveTargets, DeleteRule).",
+        "(only PutRule, PutTargets, RemoveTargets, DeleteRule, ListTargetsByRule).",
     )
 
 
@@ -795,7 +812,7 @@ class RuleScheduler(Managed):
     def __init__(
         self,
         store: RuleStore,
-        invoke: Callable[[Firing], None],
+        invoke: Callable[[Firing], object],
         *,
         tick_seconds: float = 0.05,
     ) -> None:
@@ -836,6 +853,14 @@ class RuleScheduler(Managed):
         """Every firing so far and what became of it, oldest first."""
         with self._lock:
             return list(self._deliveries)
+
+    def deliver_again(self, firing: Firing) -> object:
+        """Deliver ``firing``'s event to its function once more, now, in the calling thread
+        (a duplicate from Lambda's asynchronous queue, see the module notes); returns what
+        ``invoke`` returned. The policy was checked when the event was first accepted."""
+        with self._lock:
+            self._deliveries.append(Delivery(firing, True, "delivered again"))
+        return self._invoke(firing)
 
     def running_for(self, request_id: str) -> bool:
         """Whether an invocation whose event has this ``RequestId`` is running."""
