@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from codeartifact_generic.handler import contract
 from rich.console import Console
 from rich.table import Table
 
@@ -41,7 +42,7 @@ def summarize(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         runs[mode] = {
             "runs": len(mine),
             "completed": len(done),
-            "timeout_s": mine[0]["timeout_s"] if mine else None,
+            "timeout_s": next((s["timeout_s"] for s in mine if "timeout_s" in s), None),
             "deploy_s": median(s["deploy_s"] for s in done),
             "invocations": median(s["invocations"] for s in done),
             "invocations_each": [s.get("invocations") for s in mine],
@@ -122,7 +123,8 @@ _COLUMNS: Final = (
 def _caption(long: Mapping[str, Any]) -> str:
     return (
         f"Every publish slowed by {long['publish_delay_s']:g} s (CodeArtifact made slow so a "
-        "few assets outlast a short function); crhelper polls every 5 minutes, a minute of the "
+        "few assets outlast a short function); crhelper polls every "
+        f"{contract.POLLING_INTERVAL_MINUTES} minutes, a minute of the "
         f"local EventBridge lasting {long['minute_s']:g} s, so the walls are in that compressed "
         "time. Invocations: CloudFormation's one plus each poll the schedule delivered."
     )

@@ -181,7 +181,13 @@ def continue_publishing(event: Event, invocation: Invocation) -> Answer | None:
 
 
 def _still_polled(event: Event, invocation: Invocation) -> bool:
-    if still_polled(_events(), event, invocation.deadline):
+    stack = StackView(_cloudformation(), str(event["StackId"]))
+    logical_id = str(event["LogicalResourceId"])
+
+    def in_progress() -> bool:  # "" (unreadable) counts as in progress: the poll goes on
+        return not stack.resource_status(logical_id).endswith(("_COMPLETE", "_FAILED"))
+
+    if still_polled(_events(), event, invocation.deadline, in_progress):
         return True
     log_line("poll_already_answered", request=event.get("RequestId"))
     return False

@@ -25,6 +25,7 @@ import trustme
 from botocore.exceptions import ClientError
 from codeartifact_generic.handler.deadline import OutOfTime
 from codeartifact_generic.handler.responder import (
+    CRHELPER_RULE_KEY,
     Answer,
     Invocation,
     Responder,
@@ -288,6 +289,8 @@ def test_crhelper_polls_with_its_marked_event_until_the_poll_function_returns_an
     [target] = rule.targets.values()
     polled = json.loads(target["Input"])
     assert is_poll(polled)
+    # AND naming its rule (what a poll reads to tell whether the request was answered)
+    assert polled[CRHELPER_RULE_KEY] == rule.arn
     # WHEN a poll is not done THEN still no answer, and the rule stays
     responder(polled, Context())
     assert server.answers(event["_name"]) == []

@@ -32,6 +32,7 @@ ASSET_BYTES = 64 * 1024 * 1024
 NAMES = ("a.bin", "b.bin", "c.bin")
 FUNCTION_TIMEOUT_SECONDS = 12
 PUBLISH_SECONDS = 2.5
+TWIN_PUBLISH_SECONDS = 4.0
 
 
 def synth(outdir: Path, files: dict[str, Path], timeout_seconds: int | None) -> Path:
@@ -216,7 +217,9 @@ def test_a_poll_delivered_twice_at_once_answers_once(
         "PublishPackageVersion", "hold", phase="after", match={"assetName": "c.bin"}
     )
     with ThreadPoolExecutor(2) as pool:
-        deploying = pool.submit(deploy_version, cfn, env, outdir)
+        # Publishes slowed more: the final asset then starts only with 5 s or more to spare
+        # (the pacing's estimate), time enough for the second delivery to start beside it.
+        deploying = pool.submit(deploy_version, cfn, env, outdir, TWIN_PUBLISH_SECONDS)
         assert final.reached.wait(120), "the final asset was never published"
         scheduler = cfn.rule_scheduler
         assert scheduler is not None, "the final asset was not published by a poll"

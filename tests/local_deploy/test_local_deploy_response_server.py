@@ -104,6 +104,27 @@ def test_unknown_or_closed_paths_are_refused(server: ResponseServer) -> None:
     # THEN it gets 403, like an expired presigned URL, and nothing is delivered
     assert refused.value.code == 403
     assert pending.body is None
+    # AND the answer is recorded as one that counted for nothing
+    assert server.ignored_puts == [pending.path]
+
+
+def test_a_second_answer_is_accepted_and_counts_for_nothing(server: ResponseServer) -> None:
+    # GIVEN a ResponseURL that got its answer
+    pending = server.expect()
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+
+    def put(body: bytes) -> int:
+        request = urllib.request.Request(pending.url, data=body, method="PUT")
+        with urllib.request.urlopen(request, context=context, timeout=5) as answer:
+            return int(answer.status)
+
+    assert put(b'{"Status": "SUCCESS"}') == 200
+    assert server.ignored_puts == []
+    # WHEN a second answer is PUT while the URL is still open
+    # THEN S3 accepts it, the first answer stands, and the second is recorded as ignored
+    assert put(b'{"Status": "FAILED"}') == 200
+    assert pending.body == b'{"Status": "SUCCESS"}'
+    assert server.ignored_puts == [pending.path]
 
 
 def test_a_client_without_the_ca_cannot_connect(server: ResponseServer) -> None:

@@ -122,21 +122,24 @@ def check_response(event: Mapping[str, Any], body: bytes) -> CustomResourceRespo
 class PendingResponse:
     """A registered ResponseURL; :meth:`wait` returns the first body PUT to it."""
 
-    def __init__(self, url: str, path: str, release: Any) -> None:
+    def __init__(self, url: str, path: str, release: Any, ignore: Any) -> None:
         self.url = url
         self.path = path
         self._release = release
+        self._ignore = ignore
+        self._lock = threading.Lock()
         self._event = threading.Event()
         self._body: bytes | None = None
-        self._extra = 0
 
     def _deliver(self, body: bytes) -> None:
-        if self._body is None:
-            self._body = body
-            self._event.set()
-        else:
-            self._extra += 1
+        with self._lock:
+            first = self._body is None
+            if first:
+                self._body = body
+                self._event.set()
+        if not first:
             _log.warning("ignoring a second response PUT to %s", self.path)
+            self._ignore(self.path)
 
     @property
     def received(self) -> bool:
@@ -174,9 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         path = self.path.split("?", 1)[0]
         pending = self.server.owner.lookup(path)
-        if pending is None or pending.received:
-            self.server.owner.ignore_put(path)
         if pending is None:
+            self.server.owner.ignore_put(path)
             self._reply(403, b"<Error><Code>AccessDenied</Code></Error>")
             return
         pending._deliver(body)
@@ -283,7 +285,9 @@ class ResponseServer(BackgroundServer):
         token = secrets.token_urlsafe(16)
         safe_label = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)[:64]
         path = f"/cloudformation-response/{safe_label + '/' if safe_label else ''}{token}"
-        pending = PendingResponse(f"{self.base_url}{path}?X-Amz-Local=1", path, self._release)
+        pending = PendingResponse(
+            f"{self.base_url}{path}?X-Amz-Local=1", path, self._release, self.ignore_put
+        )
         with self._lock:
             self._pending[path] = pending
         return pending
