@@ -32,7 +32,7 @@ from .errors import reason_for
 from .log import LOGGER, log_line
 from .pacing import Pacing
 from .polling import still_polled
-from .ports import ObjectInfo, VersionState
+from .ports import VersionState
 from .properties import InvalidProperties, VersionRequest, parse_request
 from .publishing import PublishPaused, PublishResult, publish
 from .removal import discard_created_since, owned_by, remove
@@ -83,9 +83,6 @@ _S3_CONFIG = Config(
 _PARALLEL_ASSETS = contract.parallel_assets(
     int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"))
 )
-# What the routing's HEADs told of this invocation's objects, reused by its publish: one HEAD
-# per object. Emptied as each invocation begins.
-_HEADS_FROM_ROUTING: dict[str, ObjectInfo] = {}
 # botocore >= 1.36 validates S3 checksums by default; the handler checks SHA256 itself, so
 # that would hash every byte twice. An older runtime botocore (TypeError) validates nothing.
 with contextlib.suppress(TypeError):
@@ -98,11 +95,11 @@ def handler(event: Event, context: Any) -> None:
     A version that may outlast one invocation goes through ``long_helper`` (crhelper's
     polling), every other request through ``helper`` (one invocation, no polling delay).
     """
-    _HEADS_FROM_ROUTING.clear()
-    if is_poll(event) or _may_outlast_one_invocation(event, context):
-        long_responder(event, context)
+    invocation = Invocation(context)
+    if is_poll(event) or _may_outlast_one_invocation(event, invocation):
+        long_responder(event, context, invocation)
     else:
-        responder(event, context)
+        responder(event, context, invocation)
 
 
 @functools.cache
@@ -231,7 +228,7 @@ def _publish_declared(event: Event, invocation: Invocation, *, pacing: Pacing | 
 
     result = publish(
         request,
-        S3ObjectSource(_s3(), deadline, seen=_HEADS_FROM_ROUTING),
+        S3ObjectSource(_s3(), deadline, seen=invocation.seen_objects),
         _store(request, invocation),
         deadline=deadline,
         cancelled=cancelled,
@@ -245,7 +242,7 @@ def _publish_declared(event: Event, invocation: Invocation, *, pacing: Pacing | 
     return _answer(event, request, physical_id, result)
 
 
-def _may_outlast_one_invocation(event: Event, context: Any) -> bool:
+def _may_outlast_one_invocation(event: Event, invocation: Invocation) -> bool:
     """Whether a Create or Update publishes more bytes than one invocation surely can, at
     :data:`.contract.ONE_INVOCATION_BYTES_PER_SECOND`; False when unsure (the one-invocation
     path then reports whatever is wrong with the event)."""
@@ -255,7 +252,6 @@ def _may_outlast_one_invocation(event: Event, context: Any) -> bool:
         return False  # crhelper could not name its rule: one invocation it is
     if len(json.dumps(event)) > contract.MAX_POLLED_EVENT_BYTES:
         return False  # nor schedule the event
-    invocation = Invocation(context)
     try:
         request = _request(event, invocation)
         source = S3ObjectSource(_s3(), invocation.deadline)
@@ -263,7 +259,7 @@ def _may_outlast_one_invocation(event: Event, context: Any) -> bool:
             spec.size if spec.size is not None else source.head(spec).size
             for spec in request.assets
         )
-        _HEADS_FROM_ROUTING.update(source.heads)
+        invocation.seen_objects.update(source.heads)
     except Exception as error:
         log_line("size_unknown", reason=reason_for(error))
         return False

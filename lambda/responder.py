@@ -47,6 +47,7 @@ from . import contract
 from .deadline import CallAbandoned, Deadline, call_within
 from .errors import PublishFailed, reason_for
 from .log import log_line
+from .ports import ObjectInfo
 
 Event = Mapping[str, Any]
 
@@ -94,6 +95,8 @@ class Invocation:
         self.status_at_timeout = FAILED
         #: Why the event cannot be acted on (then the operation is not run at all).
         self.malformed: str | None = None
+        #: What HEADs of the assets' objects told before the operation ran, by location.
+        self.seen_objects: dict[str, ObjectInfo] = {}
 
     @property
     def account(self) -> str:
@@ -140,9 +143,9 @@ class Responder:
     def __init__(self, helper: CfnResource) -> None:
         self.helper = helper
 
-    def __call__(self, event: Event, context: Any) -> None:
-        """The Lambda handler."""
-        invocation = Invocation(context)
+    def __call__(self, event: Event, context: Any, invocation: Invocation | None = None) -> None:
+        """The Lambda handler (``invocation``: one already begun for this context)."""
+        invocation = invocation or Invocation(context)
         problems = _problems(event)
         if problems:
             log_line("malformed_event", level=logging.ERROR, problems=problems)
