@@ -627,20 +627,14 @@ class Bench:
         """Deploy the many-versions app into a fresh local environment (its own process) with
         ``max_parallel`` resource operations at once; record the deploy's wall time and the
         publishes the quota throttled."""
-        log = self.logs / f"many-versions-{count}-p{max_parallel}-r{repeat}.log"
-        env = self._python_env()
-        stats = run_process(
+        stats, said, problem = self._reporting_process(
             [
                 *(*_MANY, "deploy", "--assembly", str(assembly), "--count", str(count)),
                 *("--max-parallel", str(max_parallel), "--rate", f"{rate:g}"),
                 *("--burst", f"{burst:g}"),
             ],
-            log_path=log,
-            env=env,
-            cwd=REPO_ROOT,
+            self.logs / f"many-versions-{count}-p{max_parallel}-r{repeat}.log",
         )
-        said = _last_json(log)
-        problem = said.get("problem") if said else f"no result (exit code {stats.exit_code})"
         sample: dict[str, Any] = {
             "count": count,
             "max_parallel": max_parallel,
@@ -658,32 +652,26 @@ class Bench:
             "burst": burst,
             "loadavg_1m": round(os.getloadavg()[0], 2),
         }
-        self.versions_samples.append(sample)
-        state = "ok" if sample["ok"] else f"[red]FAILED[/red] {problem}"
-        self.console.print(
+        return self._keep(
+            sample,
+            self.versions_samples,
             f"  {count:>4} versions r{repeat} max_parallel={max_parallel:<2} "
-            f"deploy {sample['deploy_s'] or 0:7.2f} s, {sample['throttled']} throttled  {state}"
+            f"deploy {sample['deploy_s'] or 0:7.2f} s, {sample['throttled']} throttled",
         )
-        return sample
 
     def long_version(self, mode: str, assets: int, asset_mib: int, repeat: int) -> dict[str, Any]:
         """Deploy one version of ``assets`` × ``asset_mib`` MiB in its own process
         (``bench.long_version``), the function's timeout short (``polled``) or the construct's;
         record the invocations it took and the deploy's wall time."""
-        log = self.logs / f"long-version-{mode}-r{repeat}.log"
         timeout = LONG_TIMEOUT_S if mode == long_report.POLLED else 0
-        stats = run_process(
+        stats, said, problem = self._reporting_process(
             [
                 *(*_LONG, "--assets", str(assets), "--asset-mib", str(asset_mib)),
                 *("--timeout", str(timeout), "--publish-seconds", f"{LONG_PUBLISH_DELAY_S:g}"),
                 *("--minute-seconds", f"{LONG_MINUTE_S:g}"),
             ],
-            log_path=log,
-            env=self._python_env(),
-            cwd=REPO_ROOT,
+            self.logs / f"long-version-{mode}-r{repeat}.log",
         )
-        said = _last_json(log) or {}
-        problem = said.get("problem") if said else f"no result (exit code {stats.exit_code})"
         sample: dict[str, Any] = {
             **said,
             "mode": mode,
@@ -693,13 +681,30 @@ class Bench:
             "process_wall_s": round(stats.wall_s, 3),
             "loadavg_1m": round(os.getloadavg()[0], 2),
         }
-        self.long_samples.append(sample)
-        state = "ok" if sample["ok"] else f"[red]FAILED[/red] {problem}"
-        self.console.print(
+        return self._keep(
+            sample,
+            self.long_samples,
             f"  long version {assets} x {asset_mib} MiB r{repeat} {mode:<14} "
-            f"{sample.get('invocations')} invocations, deploy {sample.get('deploy_s') or 0:6.1f} s"
-            f"  {state}"
+            f"{sample.get('invocations')} invocations, deploy {sample.get('deploy_s') or 0:6.1f} s",
         )
+
+    def _reporting_process(
+        self, command: Sequence[str], log: Path
+    ) -> tuple[ProcessStats, dict[str, Any], str | None]:
+        """Run a workload process that ends by printing one JSON line: its stats, that line
+        (empty if none), and the problem it reported (or why there is no line)."""
+        stats = run_process(command, log_path=log, env=self._python_env(), cwd=REPO_ROOT)
+        said = _last_json(log) or {}
+        problem = said.get("problem") if said else f"no result (exit code {stats.exit_code})"
+        return stats, said, problem
+
+    def _keep(
+        self, sample: dict[str, Any], into: list[dict[str, Any]], line: str
+    ) -> dict[str, Any]:
+        """Keep ``sample`` in ``into`` and print ``line`` with its outcome."""
+        into.append(sample)
+        state = "ok" if sample["ok"] else f"[red]FAILED[/red] {sample['problem']}"
+        self.console.print(f"{line}  {state}")
         return sample
 
     def run_sizes(
