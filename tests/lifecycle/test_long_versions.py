@@ -32,7 +32,6 @@ ASSET_BYTES = 64 * 1024 * 1024
 NAMES = ("a.bin", "b.bin", "c.bin")
 FUNCTION_TIMEOUT_SECONDS = 12
 PUBLISH_SECONDS = 2.5
-TWIN_PUBLISH_SECONDS = 4.0
 
 
 def synth(outdir: Path, files: dict[str, Path], timeout_seconds: int | None) -> Path:
@@ -210,16 +209,18 @@ def test_a_poll_delivered_again_after_the_answer_does_nothing(
 def test_a_poll_delivered_twice_at_once_answers_once(
     env: LocalEnvironment, cfn: LocalCloudFormation, files: dict[str, Path], tmp_path: Path
 ) -> None:
-    # GIVEN the final asset's publish held once CodeArtifact committed it, in a poll
+    # GIVEN only the first asset slow: the Create's invocation publishes it and pauses, and a
+    # poll sends the other two at once, so the final one is committed early in that poll
     outdir = synth(tmp_path / "out", files, FUNCTION_TIMEOUT_SECONDS)
     deploy_repository(cfn, outdir)
-    final = env.codeartifact.faults.next(
+    faults = env.codeartifact.faults
+    # AND the final asset's publish held once CodeArtifact committed it
+    final = faults.next(
         "PublishPackageVersion", "hold", phase="after", match={"assetName": "c.bin"}
     )
+    faults.next("PublishPackageVersion", "slow", match={"assetName": "a.bin"}, seconds=3.0)
     with ThreadPoolExecutor(2) as pool:
-        # Publishes slowed more: the final asset then starts only with 5 s or more to spare
-        # (the pacing's estimate), time enough for the second delivery to start beside it.
-        deploying = pool.submit(deploy_version, cfn, env, outdir, TWIN_PUBLISH_SECONDS)
+        deploying = pool.submit(cfn.deploy, outdir, ["LongPackages"], exclusively=True)
         assert final.reached.wait(120), "the final asset was never published"
         scheduler = cfn.rule_scheduler
         assert scheduler is not None, "the final asset was not published by a poll"
@@ -227,7 +228,7 @@ def test_a_poll_delivered_twice_at_once_answers_once(
         assert poll.request_id is not None and scheduler.running_for(poll.request_id)
         # WHEN Lambda delivers that poll's event a second time meanwhile, and the twin gets as
         # far as reading the version (still polled then)
-        survey = env.codeartifact.faults.next("DescribePackageVersion", "hold")
+        survey = faults.next("DescribePackageVersion", "hold")
         twin = pool.submit(scheduler.deliver_again, poll)
         assert survey.reached.wait(60), "the second delivery never read the version"
         # AND the first delivery goes on and answers, then the twin goes on
@@ -244,7 +245,5 @@ def test_a_poll_delivered_twice_at_once_answers_once(
     assert cfn.rules.rules() == {}
     # AND the version holds exactly the files, each sent once
     assert _published_with(cfn, files)
-    sent = [
-        c.params["assetName"] for c in env.codeartifact.faults.calls_to("PublishPackageVersion")
-    ]
+    sent = [c.params["assetName"] for c in faults.calls_to("PublishPackageVersion")]
     assert sorted(sent) == sorted(NAMES)
