@@ -231,17 +231,20 @@ def test_a_poll_delivered_twice_at_once_answers_once(
         survey = faults.next("DescribePackageVersion", "hold")
         twin = pool.submit(scheduler.deliver_again, poll)
         assert survey.reached.wait(60), "the second delivery never read the version"
-        # AND the first delivery goes on and answers, then the twin goes on
+        # AND both go on: the first normally; on a loaded machine its margin may come while
+        # it is held, and then the twin answers first (both orders must answer once)
         final.release()
         deploying.result(timeout=120)
         survey.release()
-        invocation: Any = twin.result(timeout=60)
-    # THEN the stack completed with the first answer, and the twin, finding the request
+        twin.result(timeout=60)
+    # THEN the stack completed with one answer, and the other delivery, finding the request
     # answered, sent none (crhelper alone would have PUT FAILED after it)
     stack = cfn.stack("LongPackages")
     assert stack is not None and stack.status == "CREATE_COMPLETE"
     assert cfn.response_server().ignored_puts == []
-    assert "poll_already_answered" in invocation.log_path.read_text()
+    logs = sorted((cfn.state_dir / "logs" / "LongPackages").glob("*/*-poll*.log"))
+    assert len(logs) >= 2, logs  # the scheduled poll(s) and the twin, each in its own log
+    assert sum("poll_already_answered" in log.read_text() for log in logs) == 1
     assert cfn.rules.rules() == {}
     # AND the version holds exactly the files, each sent once
     assert _published_with(cfn, files)

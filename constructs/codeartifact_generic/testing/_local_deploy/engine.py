@@ -28,6 +28,7 @@ through the same runner, and the custom resource waits for the answer of the las
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -191,6 +192,8 @@ class LocalCloudFormation:
         )
         self._events_api: ScheduledRulesEndpoint | None = None
         self._rule_scheduler: RuleScheduler | None = None
+        #: Numbers each scheduled delivery's log (a delivery again in the same second too).
+        self._deliveries = itertools.count(1)
         self._providers: dict[str, ResourceProvider] = {**default_providers(), **(providers or {})}
         self._custom = CustomResourceProvider()
         self._record_only = RecordOnlyProvider()
@@ -369,9 +372,14 @@ class LocalCloudFormation:
                     self.context.log_dir
                     / stack_name
                     / logical_id
-                    / f"{stamp}-{request}-poll{firing.run}.log"
+                    / f"{stamp}-{request}-poll{firing.run}-{next(self._deliveries)}.log"
                 )
-        return self.context.log_dir / "_events" / firing.rule_name / f"{stamp}-{firing.run}.log"
+        return (
+            self.context.log_dir
+            / "_events"
+            / firing.rule_name
+            / f"{stamp}-{firing.run}-{next(self._deliveries)}.log"
+        )
 
     def _publish(self, stack_name: str, stack: StackState | None) -> None:
         if stack is None:
