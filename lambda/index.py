@@ -228,7 +228,7 @@ def _publish_declared(event: Event, invocation: Invocation, *, pacing: Pacing | 
 
     result = publish(
         request,
-        S3ObjectSource(_s3(), deadline, seen=invocation.seen_objects),
+        S3ObjectSource(_s3(), deadline, heads=invocation.seen_objects),
         _store(request, invocation),
         deadline=deadline,
         cancelled=cancelled,
@@ -254,12 +254,11 @@ def _may_outlast_one_invocation(event: Event, invocation: Invocation) -> bool:
         return False  # nor schedule the event
     try:
         request = _request(event, invocation)
-        source = S3ObjectSource(_s3(), invocation.deadline)
+        source = S3ObjectSource(_s3(), invocation.deadline, heads=invocation.seen_objects)
         total = sum(
             spec.size if spec.size is not None else source.head(spec).size
             for spec in request.assets
         )
-        invocation.seen_objects.update(source.heads)
     except Exception as error:
         log_line("size_unknown", reason=reason_for(error))
         return False

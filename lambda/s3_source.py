@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -33,9 +32,9 @@ _MULTIPART_ETAG = re.compile(r"-\d+\"?$")
 class S3ObjectSource:
     """The :class:`.ports.ObjectSource` of S3; errors become reasons that name the asset.
 
-    Each object is HEADed once per source: ``seen`` (what an earlier source of the same
-    invocation learnt, see :attr:`heads`) and every HEAD made are reused; the GET's
-    ``If-Match`` still fails if the object changed since.
+    Each object is HEADed once: what a HEAD tells is kept in ``heads`` (by asset location),
+    which the sources of one invocation share; the GET's ``If-Match`` still fails if the
+    object changed since.
     """
 
     def __init__(
@@ -43,16 +42,11 @@ class S3ObjectSource:
         client: S3Client,
         deadline: Deadline = NO_DEADLINE,
         *,
-        seen: Mapping[str, ObjectInfo] | None = None,
+        heads: dict[str, ObjectInfo] | None = None,
     ) -> None:
         self._client = client
         self._deadline = deadline
-        self._heads: dict[str, ObjectInfo] = dict(seen or {})
-
-    @property
-    def heads(self) -> dict[str, ObjectInfo]:
-        """What this source's HEADs told, by asset location (a copy)."""
-        return dict(self._heads)
+        self._heads: dict[str, ObjectInfo] = {} if heads is None else heads
 
     def head(self, asset: AssetSpec) -> ObjectInfo:
         """Size, ETag and any stored full-object SHA256 of ``asset``'s object."""
