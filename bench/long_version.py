@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import importlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -32,19 +31,6 @@ from typing import Any, Final
 PUBLISH: Final = "PublishPackageVersion"
 MIB: Final = 1024 * 1024
 _TEST_MODULE: Final = "tests.lifecycle.test_long_versions"
-
-
-def _files(directory: Path, count: int, mib: int) -> dict[str, Path]:
-    """``count`` files of random bytes, named so the last one sorts last (the final asset)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    made = {}
-    for index in range(count):
-        path = directory / f"part-{index:03d}.bin"
-        with path.open("wb") as out:
-            for _ in range(mib):
-                out.write(os.urandom(MIB))
-        made[path.name] = path
-    return made
 
 
 def _sha256(path: Path) -> str:
@@ -83,7 +69,9 @@ def run(
         tempfile.TemporaryDirectory(prefix="long-version-") as work,
         LocalEnvironment() as env,
     ):
-        files = _files(Path(work) / "files", assets, asset_mib)
+        # Named so that the last one sorts last: the final asset.
+        names = [f"part-{index:03d}.bin" for index in range(assets)]
+        files = test.random_files(Path(work) / "files", names, asset_mib * MIB)
         outdir = test.synth(Path(work) / "out", files, timeout)
         found["timeout_s"] = _function_timeout(outdir / "LongPackages.template.json")
         cfn = env.cloudformation(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ ASSET_BYTES = 64 * 1024 * 1024
 NAMES = ("a.bin", "b.bin", "c.bin")
 FUNCTION_TIMEOUT_SECONDS = 12
 PUBLISH_SECONDS = 2.5
+_WRITE_BYTES = 16 * 1024 * 1024
 
 
 def synth(outdir: Path, files: dict[str, Path], timeout_seconds: int | None) -> Path:
@@ -75,15 +76,22 @@ def coordinates() -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def files(tmp_path: Path) -> dict[str, Path]:
+def random_files(directory: Path, names: Sequence[str], size: int) -> dict[str, Path]:
+    """A file of ``size`` random bytes per name in ``directory`` (written 16 MiB at a time)."""
+    directory.mkdir(parents=True, exist_ok=True)
     made = {}
-    for name in NAMES:
-        path = tmp_path / "files" / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(os.urandom(ASSET_BYTES))
+    for name in names:
+        path = directory / name
+        with path.open("wb") as out:
+            for offset in range(0, size, _WRITE_BYTES):
+                out.write(os.urandom(min(_WRITE_BYTES, size - offset)))
         made[name] = path
     return made
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    return random_files(tmp_path / "files", NAMES, ASSET_BYTES)
 
 
 @pytest.fixture
@@ -215,15 +223,7 @@ TWIN_ASSET_BYTES = 128 * 1024 * 1024
 
 @pytest.fixture
 def large_files(tmp_path: Path) -> dict[str, Path]:
-    made = {}
-    for name in NAMES:
-        path = tmp_path / "large" / name
-        path.parent.mkdir(exist_ok=True)
-        with path.open("wb") as out:
-            for _ in range(TWIN_ASSET_BYTES // (16 * 1024 * 1024)):
-                out.write(os.urandom(16 * 1024 * 1024))
-        made[name] = path
-    return made
+    return random_files(tmp_path / "large", NAMES, TWIN_ASSET_BYTES)
 
 
 def test_a_poll_delivered_twice_at_once_answers_once(
