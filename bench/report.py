@@ -427,14 +427,19 @@ def _upper(
     return Verdict(target, f"{value:{spec}}{suffix} (limit {limit:{spec}}{suffix})", value <= limit)
 
 
+def _headline(sizes: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], str]:
+    """The size the targets are judged at (1 GiB, or the largest run) and its wording."""
+    at = next((s for s in sizes if s["size_mib"] == 1024), sizes[-1])
+    return at, f"at {at['size_mib']} MiB"
+
+
 def evaluate(
     sizes: Sequence[Mapping[str, Any]], synth: Sequence[Mapping[str, Any]]
 ) -> list[Verdict]:
     """PASS/MISS of each target of issue 5 (the ratios at 1 GiB, or the largest size run)."""
     verdicts: list[Verdict] = []
     if sizes:
-        at = next((s for s in sizes if s["size_mib"] == 1024), sizes[-1])
-        where = f"at {at['size_mib']} MiB"
+        at, where = _headline(sizes)
         m = at["metrics"]
         verdicts += [
             _upper(
@@ -551,8 +556,7 @@ def evaluate_scale(
     """PASS/MISS of each target of issue 13 this benchmark measures."""
     verdicts: list[Verdict] = []
     if sizes:
-        at = next((s for s in sizes if s["size_mib"] == 1024), sizes[-1])
-        where = f"at {at['size_mib']} MiB"
+        at, where = _headline(sizes)
         m = at["metrics"]
         verdicts += [
             _upper(
