@@ -17,7 +17,7 @@ from codeartifact_generic.handler import contract
 from rich.console import Console
 from rich.table import Table
 
-from bench.verdicts import Verdict, median
+from bench.verdicts import Verdict, annotate_bars, median
 
 ONE_INVOCATION: Final = "one_invocation"
 POLLED: Final = "polled"
@@ -166,16 +166,14 @@ def chart(ax: Any, long: Mapping[str, Any] | None) -> None:
         [r["invocations"] or 0 for r in runs],
         color=["C7", "C2"],
     )
-    for bar, run in zip(bars, runs, strict=True):
-        deploy, count = run["deploy_s"], run["invocations"] or 0
-        ax.annotate(
-            f"{count:.0f} invocation{'' if count == 1 else 's'}\n"
-            + ("—" if deploy is None else f"{deploy:.1f} s"),
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+    annotate_bars(
+        ax,
+        bars,
+        [
+            f"{n:.0f} invocation{'' if n == 1 else 's'}\n" + ("—" if d is None else f"{d:.1f} s")
+            for n, d in ((r["invocations"] or 0, r["deploy_s"]) for r in runs)
+        ],
+    )
     ax.set_title(
         f"One version of {_shape(long)}, publishes slowed by {long['publish_delay_s']:g} s\n"
         f"handler invocations (median); deploy wall with a minute = {long['minute_s']:g} s"

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import long_report
-from bench.verdicts import Verdict, median
+from bench.verdicts import Verdict, annotate_bars, median
 
 GIB: Final = 1024**3
 MIB: Final = 1024**2
@@ -1012,17 +1012,6 @@ def write_chart(results: Mapping[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _annotate(ax: Any, bars: Any, texts: Sequence[str]) -> None:
-    for bar, text in zip(bars, texts, strict=True):
-        ax.annotate(
-            text,
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-
-
 def _chart_parallel(wall_ax: Any, rss_ax: Any, parallel: Mapping[str, Any] | None) -> None:
     if not parallel:
         wall_ax.set_axis_off()
@@ -1039,7 +1028,7 @@ def _chart_parallel(wall_ax: Any, rss_ax: Any, parallel: Mapping[str, Any] | Non
     walls = [runs[mode]["wall_s"] or 0.0 for mode in modes]
     bars = wall_ax.bar(labels, walls, color=["C7", "C1"])
     ratio = parallel["metrics"]["parallel_vs_serial"]
-    _annotate(wall_ax, bars, [f"{walls[0]:.2f} s", f"{walls[1]:.2f} s ({_fmt(ratio)}×)"])
+    annotate_bars(wall_ax, bars, [f"{walls[0]:.2f} s", f"{walls[1]:.2f} s ({_fmt(ratio)}×)"])
     wall_ax.axhline(
         walls[0] * PARALLEL_VS_SERIAL_MAX,
         color="red",
@@ -1055,7 +1044,7 @@ def _chart_parallel(wall_ax: Any, rss_ax: Any, parallel: Mapping[str, Any] | Non
     positions = range(len(modes))
     rss_bars = rss_ax.bar([p - 0.2 for p in positions], rss, 0.4, label="peak RSS", color="C1")
     rss_ax.bar([p + 0.2 for p in positions], budget, 0.4, label="budget", color="C7", alpha=0.5)
-    _annotate(rss_ax, rss_bars, [f"{r:.0f} MiB" for r in rss])
+    annotate_bars(rss_ax, rss_bars, [f"{r:.0f} MiB" for r in rss])
     rss_ax.set_xticks(list(positions), labels)
     per_asset = parallel["metrics"]["mib_per_asset_in_flight"]
     rss_ax.set_title(
@@ -1087,7 +1076,7 @@ def _chart_load(ax: Any, loaded: Mapping[str, Any] | None) -> None:
             label=label,
             color=color,
         )
-        _annotate(ax, bars, [_fmt(m[key]) for key, _ in keys])
+        annotate_bars(ax, bars, [_fmt(m[key]) for key, _ in keys])
     ax.set_xticks(list(positions), [label for _, label in keys])
     q, lo = loaded["quiet"], loaded["loaded"]
     ax.set_title(
@@ -1111,7 +1100,7 @@ def _chart_versions(ax: Any, many: Mapping[str, Any] | None) -> None:
         [r["deploy_s"] or 0.0 for r in runs],
         color=["C7" if w == "1" else "C2" for w in widths],
     )
-    _annotate(
+    annotate_bars(
         ax,
         bars,
         [f"{_fmt(r['deploy_s'], '.1f')} s, {_fmt_int(r['throttled'])} throttled" for r in runs],

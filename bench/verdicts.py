@@ -1,9 +1,10 @@
-"""What every part of the report shares: the median of samples and a target's verdict."""
+"""What every part of the report shares: the median of samples, a target's verdict, and the
+labels over a chart's bars."""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,3 +31,15 @@ class Verdict:
     def as_json(self) -> dict[str, Any]:
         """For results.json."""
         return {"target": self.target, "measured": self.measured, "verdict": self.word}
+
+
+def annotate_bars(ax: Any, bars: Any, texts: Sequence[str]) -> None:
+    """Write each text above its bar (matplotlib axes and bar container)."""
+    for bar, text in zip(bars, texts, strict=True):
+        ax.annotate(
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
